@@ -1,0 +1,47 @@
+"""Wangge: geospatial analytics and mapping for county-level grid-based governance.
+
+The package is flat: each module carries one concern, and is reached through the package so
+that calls read ``geo.grids.build_plan(...)`` or ``geo.hotspots.gi_star(...)``.  Modules are
+imported on first use (PEP 562 ``__getattr__``) so that ``import geo`` stays fast even though
+some modules pull in heavy libraries (PySAL, scikit-learn, Streamlit-free folium).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+__version__ = "0.1.0"
+
+_MODULES = (
+    "centre",
+    "cli",
+    "coverage",
+    "db",
+    "export",
+    "frames",
+    "grids",
+    "heatmaps",
+    "hotspots",
+    "incidents",
+    "load",
+    "maps",
+    "plans",
+    "projection",
+    "settings",
+    "synth",
+)
+
+__all__ = [*_MODULES, "__version__"]
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'geo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,77 @@
+"""Coordinate reference systems: storage CRS, and the metric CRS for a county.
+
+Geometries are stored in EPSG:4326 (WGS 84 longitude/latitude, degrees).  Metric work -- areas,
+distances, buffers, Voronoi tessellations -- happens in the WGS 84 UTM zone that contains the
+data, chosen by :func:`utm_crs` through pyproj's database.  The choice is logged so that an
+analyst can see which zone was used.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+from pyproj import CRS
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_utm_crs_info
+
+from geo._errors import CRSError
+
+log = logging.getLogger(__name__)
+
+#: The CRS every geometry is stored in: WGS 84 longitude/latitude in degrees.
+STORAGE_CRS = CRS.from_epsg(4326)
+STORAGE_SRID = 4326
+
+
+def utm_crs_for_lonlat(lon: float, lat: float) -> CRS:
+    """The WGS 84 UTM zone (metres) that contains the point ``(lon, lat)`` in degrees."""
+    if not (-180 <= lon <= 180 and -80 <= lat <= 84):
+        raise CRSError(f"({lon}, {lat}) is not a longitude/latitude inside the UTM range")
+    infos = query_utm_crs_info(
+        datum_name="WGS 84",
+        area_of_interest=AreaOfInterest(lon, lat, lon, lat),
+    )
+    if not infos:
+        raise CRSError(f"no UTM zone found for ({lon}, {lat})")
+    return CRS.from_epsg(int(infos[0].code))
+
+
+def utm_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
+    """The WGS 84 UTM zone (metres) at the centre of ``frame``'s extent.
+
+    Raises
+    ------
+    CRSError
+        If ``frame`` has no CRS.
+    """
+    require_crs(frame)
+    minx, miny, maxx, maxy = frame.to_crs(STORAGE_CRS).total_bounds
+    crs = utm_crs_for_lonlat((minx + maxx) / 2, (miny + maxy) / 2)
+    log.info("metric CRS: %s (%s)", crs.to_string(), crs.name)
+    return crs
+
+
+def require_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, *, name: str = "frame") -> CRS:
+    """Return ``frame``'s CRS, or raise :class:`CRSError` if it has none (never guessed)."""
+    if frame.crs is None:
+        raise CRSError(f"{name} has no CRS; set one with .set_crs(...) before passing it in")
+    return frame.crs
+
+
+def same_crs(*frames: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
+    """Return the CRS all ``frames`` share, or raise :class:`CRSError` naming the mismatch."""
+    crss = [require_crs(f, name=f"input {i}") for i, f in enumerate(frames)]
+    for i, crs in enumerate(crss[1:], start=1):
+        if crs != crss[0]:
+            raise CRSError(
+                f"inputs are in different CRSs: input 0 is {crss[0].to_string()}, "
+                f"input {i} is {crs.to_string()}; convert one with .to_crs(...) first"
+            )
+    return crss[0]
+
+
+def to_storage(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` in the storage CRS (EPSG:4326); a copy, the input is never mutated."""
+    require_crs(frame)
+    return frame.to_crs(STORAGE_CRS)
