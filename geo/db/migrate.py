@@ -1,0 +1,53 @@
+"""Alembic migrations driven from Python (``wangge db upgrade`` and the tests).
+
+The migration scripts live in ``geo/db/migrations`` inside the package, so an installed
+``geo`` can migrate a database without an ``alembic.ini`` in the working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from geo.db.session import get_engine, normalise_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic :class:`Config` pointing at Wangge's migrations and ``url``."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = get_engine(url)
+    cfg.set_main_option("sqlalchemy.url", normalise_url(engine.url.render_as_string(False)))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Migrate the database at ``url`` up to ``revision`` (default: the newest)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str | None = None, revision: str = "base") -> None:
+    """Migrate the database at ``url`` down to ``revision`` (default: empty)."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def current_revision(url: str | None = None) -> str | None:
+    """The revision the database at ``url`` is at, or None when it was never migrated."""
+    with get_engine(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest revision among the migration scripts."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head

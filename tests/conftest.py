@@ -1,0 +1,73 @@
+"""Shared fixtures: one fresh PostGIS database per test run (per xdist worker).
+
+The database is created on the server Wangge would use (``DATABASE_URL``'s server, or the
+local one, provisioned if needed), migrated to head, and dropped at the end of the run.
+Each test that takes ``conn`` runs inside a transaction that is rolled back afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, Engine
+
+from geo.db import migrate, provision
+from geo.db.session import get_engine
+from geo.settings import get_settings
+
+
+def _server_url() -> str:
+    settings = get_settings()
+    if settings.database_url:
+        return settings.database_url
+    provision.ensure_server(settings, say=print)
+    return settings.server_url("postgres")
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """SQLAlchemy URL of a database on the test server (to create more databases from)."""
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+def empty_db_url(server_url: str) -> Iterator[str]:
+    """A brand-new database with nothing but the postgis extension; dropped afterwards."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    name = f"wangge_test_empty_{worker}_{uuid.uuid4().hex[:8]}"
+    url = provision.create_database(server_url, name)
+    yield url
+    get_engine(url).dispose()
+    provision.drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def db_url(server_url: str) -> Iterator[str]:
+    """A fresh database migrated to head for this test run; dropped afterwards."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    name = f"wangge_test_{worker}_{uuid.uuid4().hex[:8]}"
+    url = provision.create_database(server_url, name)
+    migrate.upgrade(url)
+    yield url
+    get_engine(url).dispose()
+    provision.drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Engine:
+    return get_engine(db_url)
+
+
+@pytest.fixture
+def conn(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            yield connection
+        finally:
+            if transaction.is_active:
+                transaction.rollback()
