@@ -1,0 +1,58 @@
+"""What every dashboard page shares: the engine, cached queries, the county selector.
+
+Pages stay presentation only: they call these helpers and ``geo`` and draw the result.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+
+from geo.db import io, queries
+from geo.db.session import get_engine
+from geo.settings import get_settings
+
+TTL = get_settings().cache_ttl_s
+
+
+@st.cache_resource
+def engine() -> Engine:
+    """The database engine (one per server process)."""
+    return get_engine()
+
+
+@st.cache_data(ttl=TTL)
+def counties() -> pd.DataFrame:
+    return queries.county_codes(engine())
+
+
+@st.cache_data(ttl=TTL)
+def counts() -> pd.DataFrame:
+    return io.counts_by_level(engine())
+
+
+@st.cache_data(ttl=TTL)
+def unit_summary(level: str, county_code: str) -> gpd.GeoDataFrame:
+    return queries.unit_summary(engine(), level, county_code)
+
+
+def init_state() -> None:
+    """Session-state defaults, set once in one place."""
+    st.session_state.setdefault("county_code", None)
+
+
+def county_selector() -> str | None:
+    """The county chosen in the sidebar (the only one, when there is one)."""
+    init_state()
+    available = counties()
+    if available.empty:
+        return None
+    labels = {r.code: f"{r.name} ({r.code})" for r in available.itertuples()}
+    codes = list(labels)
+    current = st.session_state["county_code"]
+    index = codes.index(current) if current in codes else 0
+    chosen = st.sidebar.selectbox("County 县", codes, index=index, format_func=labels.get)
+    st.session_state["county_code"] = chosen
+    return chosen

@@ -1,0 +1,46 @@
+"""County overview: the hierarchy counts and a map of the townships."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboards import _shared
+from geo import maps
+
+st.title("County overview 县域总览")
+county_code = _shared.county_selector()
+if county_code is None:
+    st.warning("No county in the database yet. Run `wangge synth --profile yanchi`.")
+    st.stop()
+
+row = _shared.counts().set_index("county_code").loc[county_code]
+st.subheader(f"{row['county']} — four-level grid")
+columns = st.columns(5)
+for column, (label, value) in zip(
+    columns,
+    [
+        ("Townships 乡镇/街道", row["townships"]),
+        ("Villages 村/社区", row["villages"]),
+        ("Natural units 自然单元", row["natural_units"]),
+        ("Households 户", row["households"]),
+        ("Residents 人", row["residents"]),
+    ],
+    strict=True,
+):
+    column.metric(label, f"{int(value):,}")
+
+townships = _shared.unit_summary("township", county_code)
+st_folium(
+    maps.township_map(townships),
+    height=560,
+    use_container_width=True,
+    returned_objects=[],
+    key="township_map",
+)
+st.caption("Townships coloured by households (quantile classes). Hover for counts.")
+st.dataframe(
+    townships.drop(columns="geometry").rename(columns=str),
+    hide_index=True,
+    use_container_width=True,
+)

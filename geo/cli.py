@@ -1,0 +1,219 @@
+"""The ``wangge`` command line: the everyday jobs of a county's data team.
+
+    wangge db up | upgrade | downgrade | reset
+    wangge synth --profile yanchi [--outline FILE] [--seed N]
+    wangge info
+    wangge dash
+
+Every error a user can cause is printed as one line on stderr with a non-zero exit code; a
+traceback only ever means a bug (set ``WANGGE_DEBUG=1`` to see tracebacks for any error).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geo._errors import WanggeError
+from geo.settings import ROOT, get_settings
+
+app = typer.Typer(help="Wangge: grid-based governance for a county.", no_args_is_help=True)
+db_app = typer.Typer(help="Provision and migrate the PostGIS database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., object])
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn expected failures into one line on stderr and exit code 1."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        yield
+    except (WanggeError, OperationalError, ProgrammingError, FileNotFoundError) as exc:
+        if os.environ.get("WANGGE_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {message}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _say(message: str) -> None:
+    out.print(f"[dim]·[/] {message}", highlight=False)
+
+
+def _database_url() -> str:
+    from geo.db import migrate, provision
+
+    url = provision.ensure_database(say=_say)
+    if migrate.current_revision(url) != migrate.head_revision():
+        _say("migrating the database to the newest schema")
+        migrate.upgrade(url)
+    return url
+
+
+@db_app.command("up")
+def db_up() -> None:
+    """Make sure PostGIS runs and the database exists and is migrated (idempotent)."""
+    with _one_line_errors():
+        started = time.perf_counter()
+        url = _database_url()
+        shown = url.split("@")[-1]
+        out.print(f"database ready: {shown} ({time.perf_counter() - started:.1f} s)")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Option("head", help="Target revision.")) -> None:
+    """Migrate the database up to REVISION (default: newest)."""
+    from geo.db import migrate
+
+    with _one_line_errors():
+        migrate.upgrade(get_settings().url, revision)
+        out.print(f"database at revision {migrate.current_revision(get_settings().url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Option("base", help="Target revision.")) -> None:
+    """Migrate the database down to REVISION (default: empty)."""
+    from geo.db import migrate
+
+    with _one_line_errors():
+        migrate.downgrade(get_settings().url, revision)
+        out.print(f"database at revision {migrate.current_revision(get_settings().url)}")
+
+
+@db_app.command("reset")
+def db_reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Drop and recreate the local Wangge database (everything in it is lost)."""
+    from geo.db import migrate, provision
+
+    with _one_line_errors():
+        settings = get_settings()
+        if settings.database_url:
+            raise WanggeError("db reset only works on the local database; DATABASE_URL is set")
+        if not yes:
+            typer.confirm(f"drop database {settings.db_name} and everything in it?", abort=True)
+        provision.ensure_server(settings, say=_say)
+        provision.drop_database(settings.server_url("postgres"), settings.db_name)
+        url = provision.create_database(settings.server_url("postgres"), settings.db_name)
+        migrate.upgrade(url)
+        out.print(f"database {settings.db_name} recreated at the newest schema")
+
+
+@app.command()
+def synth(
+    profile: Annotated[str, typer.Option(help="County profile in data/profiles/.")] = "yanchi",
+    seed: Annotated[int | None, typer.Option(help="Random seed (default WANGGE_SEED).")] = None,
+    outline: Annotated[
+        Path | None, typer.Option(help="County outline file (any GDAL format, with a CRS).")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace/--keep", help="Replace the county if it exists.")
+    ] = False,
+) -> None:
+    """Generate a synthetic county from a profile and write it to PostGIS."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from sqlalchemy import text
+
+    from geo import profiles, synth
+    from geo.db import io
+    from geo.db.session import get_engine
+
+    with _one_line_errors():
+        prof = profiles.load_profile(profile)
+        seed = get_settings().seed if seed is None else seed
+        engine = get_engine(_database_url())
+        with engine.connect() as conn:
+            exists = conn.execute(
+                text("SELECT count(*) FROM household WHERE code LIKE :p"),
+                {"p": f"{prof.county_code}%"},
+            ).scalar_one()
+        if exists and not replace:
+            out.print(
+                f"county {prof.county_code} ({prof.name}) is already in the database with "
+                f"{exists:,} households; keeping it (use --replace to regenerate)"
+            )
+            return
+        started = time.perf_counter()
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out
+        ) as progress:
+            task = progress.add_task(f"generating {prof.name}", total=None)
+
+            def step(name: str) -> None:
+                progress.update(task, description=f"generating {prof.name}: {name}")
+
+            county = synth.generate_county(prof, seed=seed, outline=outline, on_step=step)
+            progress.update(task, description="writing to PostGIS (COPY)")
+            with engine.begin() as conn:
+                io.clear_county(conn, prof.county_code)
+                written = io.write_county(conn, county)
+        seconds = time.perf_counter() - started
+        out.print(
+            f"{prof.name}: {written['admin_unit']:,} admin units and "
+            f"{written['household']:,} households written in {seconds:.1f} s (seed {seed})"
+        )
+
+
+@app.command()
+def info() -> None:
+    """Counts per level for every county in the database (the domain table of DESIGN.md)."""
+    from geo.db import io
+    from geo.db.session import get_engine
+
+    with _one_line_errors():
+        counts = io.counts_by_level(get_engine(_database_url()))
+        if counts.empty:
+            out.print("no county in the database yet: run `wangge synth` or `wangge load`")
+            return
+        table = Table(title="Counties in the database")
+        for column in counts.columns:
+            table.add_column(
+                column.replace("_", " "), justify="left" if "county" in column else "right"
+            )
+        for row in counts.itertuples(index=False):
+            table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+        out.print(table)
+
+
+@app.command()
+def dash(
+    port: Annotated[int, typer.Option(help="Port to serve the dashboards on.")] = 8501,
+    headless: Annotated[bool, typer.Option(help="Do not try to open a browser.")] = True,
+) -> None:
+    """Start the Streamlit dashboards (Ctrl-C stops them)."""
+    with _one_line_errors():
+        _database_url()
+        app_file = ROOT / "dashboards" / "app.py"
+        if not app_file.exists():
+            raise WanggeError(f"{app_file} not found: run from a Wangge checkout")
+        out.print(f"dashboards on http://localhost:{port}  (Ctrl-C to stop)")
+        command = [
+            sys.executable, "-m", "streamlit", "run", str(app_file),
+            "--server.port", str(port), "--server.headless", str(headless).lower(),
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+        ]  # fmt: skip
+        raise typer.Exit(subprocess.call(command))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,106 @@
+"""Helpers for browser tests: a Streamlit server in a subprocess and headless Chromium.
+
+Chromium is Debian's (``/usr/bin/chromium``), driven by Playwright with that executable and
+the flags this closed network needs (no background networking, no component updates).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from geo.settings import ROOT
+
+CHROMIUM = os.environ.get("WANGGE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(database_url: str, *, timeout_s: float = 60) -> Iterator[str]:
+    """Serve ``dashboards/app.py`` against ``database_url``; yields the base URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "WANGGE_CACHE_TTL": "1"}
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"wangge-streamlit-{port}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "dashboards" / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--client.toolbarMode",
+                "viewer",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start; log:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def leaflet_frame(page, *, timeout_s: float = 30):
+    """The frame that holds a drawn Leaflet map (a canvas or SVG layer inside the map)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            try:
+                drawn = frame.evaluate(
+                    "() => !!(window.L && document.querySelector("
+                    "'.leaflet-container canvas, .leaflet-container path.leaflet-interactive'))"
+                )
+            except Exception:
+                drawn = False
+            if drawn:
+                return frame
+        time.sleep(0.2)
+    raise AssertionError("no Leaflet map was drawn")
