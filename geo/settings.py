@@ -30,6 +30,9 @@ class Settings:
     pg_host, pg_port, pg_user : str, int, str
         ``WANGGE_PG_HOST`` / ``WANGGE_PG_PORT`` / ``WANGGE_PG_USER``. Local server address.
         Defaults ``127.0.0.1``, ``5432``, ``postgres`` (trust authentication on loopback).
+    pg_cluster : str
+        ``WANGGE_PG_CLUSTER``. Name of the Debian cluster (``pg_lsclusters``) to create or
+        start when the local server is not running. Default ``"main"``.
     profile : str
         ``WANGGE_PROFILE``. County profile of the demo. Default ``"yanchi"``.
     seed : int
@@ -46,6 +49,7 @@ class Settings:
     pg_host: str
     pg_port: int
     pg_user: str
+    pg_cluster: str
     profile: str
     seed: int
     cache_ttl_s: int
@@ -74,6 +78,7 @@ def get_settings() -> Settings:
         pg_host=env.get("WANGGE_PG_HOST", "127.0.0.1"),
         pg_port=int(env.get("WANGGE_PG_PORT", "5432")),
         pg_user=env.get("WANGGE_PG_USER", "postgres"),
+        pg_cluster=env.get("WANGGE_PG_CLUSTER", "main"),
         profile=env.get("WANGGE_PROFILE", "yanchi"),
         seed=int(env.get("WANGGE_SEED", "20201")),
         cache_ttl_s=int(env.get("WANGGE_CACHE_TTL", "60")),

@@ -7,7 +7,8 @@ Without it, the local server at ``WANGGE_PG_HOST:WANGGE_PG_PORT`` (default 127.0
 is used, and made to exist on a Debian machine with the distribution's packages:
 
 1. installs ``postgresql`` and ``postgresql-<major>-postgis-3`` with apt when missing (root);
-2. creates the ``main`` cluster when there is none, and starts it when it is down;
+2. creates the cluster (``WANGGE_PG_CLUSTER``, default ``main``) when there is none, and
+   starts it when it is down;
 3. lets local loopback connections in with ``trust`` when the server refuses them (a cluster
    Wangge created itself on a development machine; said loudly when done);
 4. creates the database and ``CREATE EXTENSION postgis``.
@@ -98,8 +99,8 @@ def _ensure_packages(say: Say) -> str:
     return major
 
 
-def _cluster_status(major: str) -> str | None:
-    """'online', 'down', or None when there is no cluster ``main`` of ``major``."""
+def _cluster_status(major: str, cluster: str) -> str | None:
+    """'online', 'down', or None when there is no cluster ``cluster`` of ``major``."""
     if shutil.which("pg_lsclusters") is None:
         return None
     out = subprocess.run(
@@ -107,13 +108,13 @@ def _cluster_status(major: str) -> str | None:
     ).stdout
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) >= 4 and parts[0] == major and parts[1] == "main":
+        if len(parts) >= 4 and parts[0] == major and parts[1] == cluster:
             return parts[3]
     return None
 
 
-def _allow_loopback_trust(major: str, say: Say) -> None:
-    hba = Path(f"/etc/postgresql/{major}/main/pg_hba.conf")
+def _allow_loopback_trust(major: str, cluster: str, say: Say) -> None:
+    hba = Path(f"/etc/postgresql/{major}/{cluster}/pg_hba.conf")
     if not hba.exists():
         raise DatabaseError(f"cannot find {hba} to let local connections in")
     lines = (
@@ -124,13 +125,18 @@ def _allow_loopback_trust(major: str, say: Say) -> None:
     if "Added by Wangge" not in text:
         hba.write_text(lines + text)
         say(f"NOTE: {hba} now trusts loopback connections (local development server)")
-    _run(["pg_ctlcluster", "--skip-systemctl-redirect", major, "main", "reload"], say)
+    _run(["pg_ctlcluster", "--skip-systemctl-redirect", major, cluster, "reload"], say)
+
+
+def _refused_login(error: str) -> bool:
+    """True when the server is up but refused us (authentication), not unreachable."""
+    return re.search(r"authentication|password", error) is not None
 
 
 def _wait_for_server(settings: Settings, seconds: float = 30) -> str | None:
     deadline = time.monotonic() + seconds
     error = _try_connect(settings)
-    while error and "authentication" not in error and time.monotonic() < deadline:
+    while error and not _refused_login(error) and time.monotonic() < deadline:
         time.sleep(0.5)
         error = _try_connect(settings)
     return error
@@ -152,17 +158,18 @@ def ensure_server(settings: Settings | None = None, *, say: Say = _quiet) -> Non
     if not local:
         raise DatabaseError(f"cannot reach PostgreSQL at {settings.pg_host}: {error}")
     major = _ensure_packages(say)
-    status = _cluster_status(major)
+    cluster = settings.pg_cluster
+    status = _cluster_status(major, cluster)
     if status is None:
-        say(f"creating PostgreSQL {major} cluster 'main'")
-        _run(["pg_createcluster", major, "main", "--port", str(settings.pg_port)], say)
+        say(f"creating PostgreSQL {major} cluster {cluster!r} on port {settings.pg_port}")
+        _run(["pg_createcluster", major, cluster, "--port", str(settings.pg_port)], say)
         status = "down"
     if status != "online":
-        say(f"starting PostgreSQL {major} cluster 'main'")
-        _run(["pg_ctlcluster", "--skip-systemctl-redirect", major, "main", "start"], say)
+        say(f"starting PostgreSQL {major} cluster {cluster!r}")
+        _run(["pg_ctlcluster", "--skip-systemctl-redirect", major, cluster, "start"], say)
     error = _wait_for_server(settings)
-    if error and re.search(r"authentication|password", error):
-        _allow_loopback_trust(major, say)
+    if error and _refused_login(error):
+        _allow_loopback_trust(major, cluster, say)
         error = _wait_for_server(settings)
     if error:
         raise DatabaseError(f"PostgreSQL at {settings.pg_host}:{settings.pg_port}: {error}")
