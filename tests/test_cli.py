@@ -1,0 +1,71 @@
+"""The ``wangge`` command line, run as a user would, against the test database."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from geo.cli import app
+from geo.db import io
+from tests._county_fixture import tiny_county
+
+pytestmark = pytest.mark.db
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    return db_url
+
+
+def test_db_up_with_database_url_provisions_nothing(env: str) -> None:
+    result = runner.invoke(app, ["db", "up"])
+    assert result.exit_code == 0, result.output
+    assert "provisioning nothing" in result.output
+    assert "database ready" in result.output
+
+
+def test_info_on_an_empty_database_says_what_to_do(env: str, engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM admin_unit"))
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 0
+    assert "wangge synth" in result.output
+
+
+def test_info_prints_counts_per_level(env: str, engine) -> None:
+    with engine.begin() as conn:
+        io.clear_county(conn, "999999")
+        io.write_county(conn, tiny_county())
+    try:
+        result = runner.invoke(app, ["info"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        line = next(ln for ln in result.output.splitlines() if "999999" in ln)
+        numbers = [int(t.replace(",", "")) for t in line.replace("│", " ").split()[2:]]
+        assert numbers == [2, 2, 3, 6, 24]
+    finally:
+        with engine.begin() as conn:
+            io.clear_county(conn, "999999")
+
+
+def test_unreachable_database_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 1
+    assert "error:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_profile_is_one_line_and_lists_the_profiles(env: str) -> None:
+    result = runner.invoke(app, ["synth", "--profile", "atlantis"])
+    assert result.exit_code == 1
+    assert "atlantis" in result.output
+    assert "yanchi" in result.output
+
+
+def test_reset_refuses_a_database_url(env: str) -> None:
+    result = runner.invoke(app, ["db", "reset", "--yes"])
+    assert result.exit_code == 1
+    assert "DATABASE_URL" in result.output
