@@ -1,0 +1,183 @@
+"""Per-village jobs of :mod:`geo.grids`: household seeds, partition + tessellation + repair.
+
+Everything here works on numpy arrays and shapely geometries in metres (UTM), one village per
+job, so that villages can be farmed out to worker processes (``n_jobs``) by chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+
+from geo._grids_partition import partition_village
+from geo._grids_tessellate import neighbour_for, seed_cells, spread_duplicates, tessellate
+
+#: Most corners of a courtyard polygon used as Voronoi seeds.
+MAX_CORNERS = 8
+#: Corners are pulled this share of the way towards the household's point (avoids ties with
+#: a neighbour's coinciding corner).
+CORNER_PULL = 0.1
+#: Rounds of moving detached household pieces to a neighbouring cell.
+REPAIR_ROUNDS = 4
+
+
+@dataclass
+class Seeds:
+    """Households as metric points: representative points plus Voronoi seeds."""
+
+    rep_xy: np.ndarray  # (n, 2) metres
+    seeds: np.ndarray  # (m, 2) metres
+    owner: np.ndarray  # (m,) household position 0..n-1 of each seed
+
+
+def household_seeds(geometry: gpd.GeoSeries, metric_crs: CRS, *, corners: bool = True) -> Seeds:
+    """Representative points and Voronoi seeds of households, in ``metric_crs`` metres."""
+    geoms = np.asarray(geometry.values)
+    n = len(geoms)
+    is_point = shapely.get_type_id(geoms) == 0
+    rep = np.empty(n, dtype=object)
+    rep[is_point] = geoms[is_point]
+    if (~is_point).any():
+        rep[~is_point] = shapely.point_on_surface(geoms[~is_point])
+    to_metric = Transformer.from_crs(geometry.crs, metric_crs, always_xy=True)
+    rx, ry = to_metric.transform(shapely.get_x(rep), shapely.get_y(rep))
+    rep_xy = np.column_stack([rx, ry])
+    seeds, owner = spread_duplicates(rep_xy), np.arange(n)
+    if corners and (~is_point).any():
+        poly_idx = np.flatnonzero(~is_point)
+        rings = shapely.get_exterior_ring(shapely.get_geometry(geoms[poly_idx], 0))
+        coords, ring = shapely.get_coordinates(rings, return_index=True)
+        if len(coords):
+            # drop each ring's closing vertex, keep at most MAX_CORNERS evenly spaced
+            counts = np.bincount(ring, minlength=len(poly_idx))
+            start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            pos = np.arange(len(ring)) - start[ring]
+            usable = np.maximum(counts[ring] - 1, 1)
+            step = np.ceil(usable / MAX_CORNERS).astype(np.int64)
+            keep = (pos < counts[ring] - 1) & (pos % step == 0)
+            coords, ring = coords[keep], ring[keep]
+            cx, cy = to_metric.transform(coords[:, 0], coords[:, 1])
+            own = poly_idx[ring]
+            cxy = np.column_stack([cx, cy])
+            cxy = cxy + CORNER_PULL * (rep_xy[own] - cxy)
+            seeds = spread_duplicates(np.concatenate([seeds, cxy]))
+            owner = np.concatenate([owner, own])
+    return Seeds(rep_xy=rep_xy, seeds=seeds, owner=owner)
+
+
+@dataclass
+class VillageJob:
+    """Inputs of one village: its polygon and its households' seeds (metres)."""
+
+    code: str
+    village: shapely.Geometry
+    rep_xy: np.ndarray
+    seeds: np.ndarray
+    owner: np.ndarray
+    natural_units: np.ndarray | None  # None: labels are given
+    labels: np.ndarray | None
+    min_size: int
+    max_size: int
+    repair: bool
+
+
+@dataclass
+class VillageResult:
+    """Cell label per household (0..k-1) and the k cell polygons (metres)."""
+
+    code: str
+    labels: np.ndarray
+    geoms: list
+
+
+def _within(size: int, lo: int, hi: int) -> bool:
+    return lo <= size <= hi
+
+
+def run_village(job: VillageJob) -> VillageResult:
+    """Partition (unless labels are given), tessellate and repair one village."""
+    shapely.prepare(job.village)
+    if job.labels is None:
+        labels = partition_village(
+            job.rep_xy, job.natural_units, job.village, job.min_size, job.max_size
+        )
+    else:
+        labels = job.labels.copy()
+    cells = seed_cells(job.seeds, job.village) if len(job.seeds) > 1 else None
+    geoms, detached = tessellate(job.village, job.rep_xy, job.seeds, job.owner, labels, cells)
+    rounds = REPAIR_ROUNDS if job.repair else 0
+    for _ in range(rounds):
+        if not detached:
+            break
+        sizes = np.bincount(labels)
+        moved = False
+        for cell, members in detached:
+            m = len(members)
+            if m == 0 or sizes[cell] - m <= 0:
+                continue
+            for to in neighbour_for(cell, members, geoms, job.rep_xy):
+                lo, hi = job.min_size, job.max_size
+                src_ok = _within(sizes[cell] - m, lo, hi) >= _within(sizes[cell], lo, hi)
+                dst_ok = _within(sizes[to] + m, lo, hi) >= _within(sizes[to], lo, hi)
+                if src_ok and dst_ok:
+                    labels[members] = to
+                    sizes[cell] -= m
+                    sizes[to] += m
+                    moved = True
+                    break
+        if not moved:
+            break
+        geoms, detached = tessellate(job.village, job.rep_xy, job.seeds, job.owner, labels, cells)
+    return VillageResult(code=job.code, labels=labels, geoms=geoms)
+
+
+def _run_chunk(jobs: list[VillageJob]) -> list[VillageResult]:
+    return [run_village(j) for j in jobs]
+
+
+def run_villages(
+    jobs: list[VillageJob],
+    *,
+    n_jobs: int = 1,
+    on_village: Callable[[str, int, int], None] | None = None,
+) -> list[VillageResult]:
+    """Run all village jobs, in worker processes by chunk when ``n_jobs > 1``."""
+    total = len(jobs)
+    results: list[VillageResult] = []
+    if n_jobs <= 1 or total < 2:
+        for done, job in enumerate(jobs, start=1):
+            results.append(run_village(job))
+            if on_village is not None:
+                on_village(job.code, done, total)
+        return results
+    chunks = list(_chunks(jobs, n_chunks=min(total, 4 * n_jobs)))
+    done = 0
+    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        futures = [pool.submit(_run_chunk, c) for c in chunks]
+        for fut in as_completed(futures):
+            part = fut.result()
+            results.extend(part)
+            for r in part:
+                done += 1
+                if on_village is not None:
+                    on_village(r.code, done, total)
+    order = {j.code: q for q, j in enumerate(jobs)}
+    results.sort(key=lambda r: order[r.code])
+    return results
+
+
+def _chunks(jobs: list[VillageJob], *, n_chunks: int) -> Iterable[list[VillageJob]]:
+    """Split jobs into ``n_chunks`` lists of similar household counts (largest first)."""
+    bins: list[list[VillageJob]] = [[] for _ in range(n_chunks)]
+    load = np.zeros(n_chunks)
+    for job in sorted(jobs, key=lambda j: -len(j.rep_xy)):
+        b = int(np.argmin(load))
+        bins[b].append(job)
+        load[b] += len(job.seeds)
+    return [b for b in bins if b]

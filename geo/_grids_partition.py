@@ -1,0 +1,450 @@
+"""Partition the households of one village into cells of ``[min, max]`` households.
+
+Numpy core of :mod:`geo.grids`; coordinates are metric (UTM metres), one village at a time.
+
+Why our own algorithm and not PySAL's spopt: spopt's regionalisers (max-p, SKATER, region
+k-means, Ward) do not enforce both a floor *and* a ceiling on region size, cost O(n^2) or worse
+per village, and do not know natural units.  Here the size bounds are met by construction:
+
+1. natural units are the starting groups; a group whose size cannot be cut into cells within
+   the bounds (below ``min``, or in a gap such as 51..59 for 30..50) is merged with the
+   neighbour it shares the most Delaunay edges with, preferring merges that stay <= ``max``
+   (so that small natural units join whole);
+2. every group larger than ``max`` is cut by recursive balanced bisection into ``k`` leaves
+   whose sizes are fixed in advance (``n // k`` or ``n // k + 1``, all within the bounds when
+   the group size allows it).  Each cut orders the households by the difference of their
+   graph (geodesic) distances to the two extreme households along the principal axis, so the
+   cut follows concave village shapes instead of crossing them;
+3. cells are numbered in Hilbert-curve order of their mean position, so the same village
+   always gets the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import Delaunay, QhullError
+
+
+def feasible_counts(n: int, min_size: int, max_size: int) -> tuple[int, int]:
+    """The range ``(k_lo, k_hi)`` of cell counts that cut ``n`` households within bounds.
+
+    Empty (``k_lo > k_hi``) when no count works, e.g. ``n = 55`` with bounds 30..50.
+    """
+    return math.ceil(n / max_size), n // min_size
+
+
+def is_feasible(n: int, min_size: int, max_size: int) -> bool:
+    """Whether ``n`` households can be cut into cells that all lie within the bounds."""
+    lo, hi = feasible_counts(n, min_size, max_size)
+    return n > 0 and lo <= hi
+
+
+def choose_cell_count(n: int, min_size: int, max_size: int) -> int:
+    """How many cells to cut ``n`` households into.
+
+    Feasible: the count whose mean size is nearest the middle of the bounds.  Infeasible: the
+    count with the smaller violation (one cell just above ``max`` or cells just below ``min``).
+    """
+    if n <= max_size:
+        return 1
+    lo, hi = feasible_counts(n, min_size, max_size)
+    if lo <= hi:
+        target = n / ((min_size + max_size) / 2)
+        return int(min(max(round(target), lo), hi))
+    k_over = max(lo - 1, 1)  # cells above max
+    k_under = lo  # cells below min
+    over = math.ceil(n / k_over) - max_size
+    under = min_size - n // k_under
+    return k_over if over <= under else k_under
+
+
+def leaf_sizes(n: int, k: int) -> list[int]:
+    """Sizes of ``k`` leaves summing to ``n``, differing by at most one."""
+    base, extra = divmod(n, k)
+    return [base + 1] * extra + [base] * (k - extra)
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def delaunay_edges(xy: np.ndarray, village: shapely.Geometry | None) -> tuple[np.ndarray, ...]:
+    """Undirected Delaunay edges ``(i, j, length, inside)`` of the points ``xy``.
+
+    ``inside`` is True where the edge's midpoint lies in ``village`` (edges across a bay of a
+    concave village are kept, but weighted as weak links).  Degenerate inputs (fewer than
+    three points, all collinear) fall back to a chain along the principal axis.
+    """
+    n = len(xy)
+    if n < 2:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0), np.empty(0, dtype=bool)
+    edges = None
+    if n >= 3:
+        try:
+            tri = Delaunay(xy)
+            s = tri.simplices
+            e = np.concatenate([s[:, [0, 1]], s[:, [1, 2]], s[:, [2, 0]]])
+            e.sort(axis=1)
+            edges = np.unique(e, axis=0)
+        except (QhullError, ValueError):
+            edges = None
+    if edges is None or len(edges) == 0:
+        order = np.argsort(principal_projection(xy), kind="stable")
+        edges = np.sort(np.column_stack([order[:-1], order[1:]]), axis=1)
+    i, j = edges[:, 0], edges[:, 1]
+    d = np.hypot(*(xy[i] - xy[j]).T)
+    if village is None:
+        inside = np.ones(len(i), dtype=bool)
+    else:
+        mid = (xy[i] + xy[j]) / 2
+        inside = shapely.contains_xy(village, mid[:, 0], mid[:, 1])
+    return i, j, d, inside
+
+
+def graph_matrix(n: int, i: np.ndarray, j: np.ndarray, w: np.ndarray) -> csr_matrix:
+    """Symmetric sparse weight matrix of the edges."""
+    m = coo_matrix((np.concatenate([w, w]), (np.concatenate([i, j]), np.concatenate([j, i]))))
+    m.resize((n, n))
+    return m.tocsr()
+
+
+def principal_projection(xy: np.ndarray) -> np.ndarray:
+    """Coordinates of ``xy`` projected on their principal axis (largest spread)."""
+    c = xy - xy.mean(axis=0)
+    if len(c) < 2:
+        return np.zeros(len(c))
+    cov = c.T @ c
+    vals, vecs = np.linalg.eigh(cov)
+    return c @ vecs[:, int(np.argmax(vals))]
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def merge_groups(
+    groups: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    inside: np.ndarray,
+    min_size: int,
+    max_size: int,
+) -> np.ndarray:
+    """Merge natural-unit groups whose size cannot be cut within bounds into neighbours.
+
+    Parameters
+    ----------
+    groups : (n,) int
+        Group (natural unit) of each household, 0..g-1.
+    i, j, inside : edge arrays from :func:`delaunay_edges`.
+
+    Returns
+    -------
+    (n,) int
+        Merged group of each household, 0..g'-1.
+    """
+    g = int(groups.max()) + 1 if len(groups) else 0
+    size = np.bincount(groups, minlength=g).astype(np.int64)
+    gi, gj = groups[i], groups[j]
+    cross = gi != gj
+    # adjacency strength: inside edges count 1, outside edges 1e-3 (still neighbours)
+    strength: dict[int, dict[int, float]] = {k: {} for k in range(g)}
+    wts = np.where(inside[cross], 1.0, 1e-3)
+    a = np.minimum(gi[cross], gj[cross])
+    b = np.maximum(gi[cross], gj[cross])
+    if len(a):
+        key = a * g + b
+        uniq, inv = np.unique(key, return_inverse=True)
+        tot = np.bincount(inv, weights=wts)
+        for k, s in zip(uniq.tolist(), tot.tolist(), strict=True):
+            x, y = divmod(k, g)
+            strength[x][y] = s
+            strength[y][x] = s
+    parent = list(range(g))
+    sizes = {k: int(size[k]) for k in range(g) if size[k] > 0}
+
+    def bad(k: int) -> bool:
+        return not is_feasible(sizes[k], min_size, max_size)
+
+    while True:
+        todo = [k for k in sizes if bad(k) and strength[k]]
+        if not todo:
+            break
+        k = min(todo, key=lambda q: (sizes[q], q))
+        nbrs = strength[k]
+
+        def score(q: int, k: int = k, nbrs: dict = nbrs) -> tuple:
+            merged = sizes[k] + sizes[q]
+            whole = merged <= max_size
+            feas = is_feasible(merged, min_size, max_size)
+            return (not whole, not feas, -nbrs[q] if whole else merged, q)
+
+        q = min(nbrs, key=score)
+        # merge k into q
+        sizes[q] += sizes.pop(k)
+        parent[k] = q
+        for r, s in strength.pop(k).items():
+            if r == q:
+                strength[q].pop(k, None)
+                continue
+            strength[r].pop(k, None)
+            strength[q][r] = strength[q].get(r, 0.0) + s
+            strength[r][q] = strength[q][r]
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    roots = np.array([root(k) for k in range(g)], dtype=np.int64)
+    _, out = np.unique(roots[groups], return_inverse=True)
+    return out.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- bisection
+
+
+def bisect_group(
+    idx: np.ndarray,
+    xy: np.ndarray,
+    graph: csr_matrix,
+    sizes: list[int],
+    out: list[np.ndarray],
+) -> None:
+    """Cut households ``idx`` into ``len(sizes)`` leaves of the given sizes (appended to out)."""
+    if len(sizes) == 1:
+        out.append(idx)
+        return
+    half = len(sizes) // 2
+    sizes_a, sizes_b = sizes[:half], sizes[half:]
+    n_a = sum(sizes_a)
+    pts = xy[idx]
+    proj = principal_projection(pts)
+    s, t = int(np.argmin(proj)), int(np.argmax(proj))
+    sub = graph[idx][:, idx]
+    dist = dijkstra(sub, directed=False, indices=[s, t])
+    finite = np.isfinite(dist)
+    if not finite.all():
+        big = np.abs(proj).max() * 1e6 + 1.0
+        dist = np.where(finite, dist, big)
+    key = dist[0] - dist[1]
+    order = np.lexsort((proj, key))
+    bisect_group(idx[order[:n_a]], xy, graph, sizes_a, out)
+    bisect_group(idx[order[n_a:]], xy, graph, sizes_b, out)
+
+
+def partition_village(
+    xy: np.ndarray,
+    natural_units: np.ndarray,
+    village: shapely.Geometry | None,
+    min_size: int,
+    max_size: int,
+) -> np.ndarray:
+    """Cell label (0..k-1, Hilbert-numbered) of each household of one village.
+
+    Parameters
+    ----------
+    xy : (n, 2) float
+        Household representative points, metres (UTM).
+    natural_units : (n,) int
+        Natural unit of each household, any integers.
+    village : shapely geometry or None
+        Village polygon in the same CRS (used to weaken Delaunay edges that leave it).
+    """
+    n = len(xy)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    i, j, d, inside = delaunay_edges(xy, village)
+    _, nu = np.unique(natural_units, return_inverse=True)
+    groups = merge_groups(nu.astype(np.int64), i, j, inside, min_size, max_size)
+    # outside edges cost 20x their length so cuts prefer to follow the village shape
+    w = np.where(inside, d, d * 20.0) + 1e-9
+    graph = graph_matrix(n, i, j, w)
+    leaves: list[np.ndarray] = []
+    order = np.argsort(groups, kind="stable")
+    bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    keep = inside & (groups[i] == groups[j])
+    for members in np.split(order, bounds):
+        k = choose_cell_count(len(members), min_size, max_size)
+        parts: list[np.ndarray] = []
+        bisect_group(members, xy, graph, leaf_sizes(len(members), k), parts)
+        if k > 1 and is_feasible(len(members), min_size, max_size):
+            parts = refine_group(members, parts, xy, i[keep], j[keep], min_size, max_size)
+        leaves.extend(parts)
+    return number_leaves(leaves, xy, n)
+
+
+def refine_group(
+    members: np.ndarray,
+    parts: list[np.ndarray],
+    xy: np.ndarray,
+    ei: np.ndarray,
+    ej: np.ndarray,
+    min_size: int,
+    max_size: int,
+    *,
+    lloyd: int = 6,
+) -> list[np.ndarray]:
+    """Make the cells of one group more compact, keeping sizes within bounds.
+
+    Size-constrained k-means: Lloyd iterations whose assignment step is a power diagram
+    (cost ``|x - c_j|^2 - w_j``) with the weights ``w`` raised or lowered, one violating cell
+    at a time, by exactly the margin that moves the surplus (or deficit) of households across.
+    Power-diagram cells are convex, so the cells come out compact; any result with a cell
+    outside the bounds or not connected in the (inside) Delaunay graph is discarded in
+    favour of the last good one, so bisection's guarantees are kept.
+    """
+    k = len(parts)
+    pts = xy[members]
+    n = len(members)
+    labels = np.empty(n, dtype=np.int64)
+    pos = np.full(len(xy), -1, dtype=np.int64)
+    pos[members] = np.arange(n)
+    for q, leaf in enumerate(parts):
+        labels[pos[leaf]] = q
+    sel = (pos[ei] >= 0) & (pos[ej] >= 0)
+    gi, gj = pos[ei[sel]], pos[ej[sel]]
+    best = labels.copy()
+    K = min(k, 8)
+    w = np.zeros(k)
+    for _ in range(lloyd):
+        counts = np.bincount(labels, minlength=k)
+        centres = (
+            np.column_stack([np.bincount(labels, pts[:, 0], k), np.bincount(labels, pts[:, 1], k)])
+            / np.maximum(counts, 1)[:, None]
+        )
+        d2, idx = _nearest_centres(pts, centres, K)
+        new = _capacitated(d2, idx, w, k, min_size, max_size)
+        if new is None:
+            break
+        done = np.array_equal(new, labels)
+        labels = new
+        if done:
+            break
+    if not np.array_equal(labels, best):
+        joined = _join_components(labels, gi, gj, k, min_size, max_size)
+        if joined is not None:
+            best = joined
+    order = np.argsort(best, kind="stable")
+    return np.split(members[order], np.cumsum(np.bincount(best, minlength=k))[:-1])
+
+
+def _nearest_centres(pts: np.ndarray, centres: np.ndarray, K: int) -> tuple[np.ndarray, ...]:
+    d2 = ((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    if len(centres) > K:
+        idx = np.argpartition(d2, K - 1, axis=1)[:, :K]
+    else:
+        idx = np.broadcast_to(np.arange(len(centres)), d2.shape).copy()
+    return np.take_along_axis(d2, idx, axis=1), idx
+
+
+def _capacitated(d2, idx, w, k, lo, hi, max_rounds: int | None = None):
+    """Power-diagram assignment with sizes in ``[lo, hi]`` (adjusts ``w`` in place)."""
+    rows = np.arange(len(d2))
+    rounds = max_rounds or 10 * k + 50
+    for _ in range(rounds):
+        cost = d2 - w[idx]
+        b = np.argmin(cost, axis=1)
+        lab = idx[rows, b]
+        size = np.bincount(lab, minlength=k)
+        viol = np.maximum(size - hi, 0) + np.maximum(lo - size, 0)
+        if not viol.any():
+            return lab
+        j = int(np.argmax(viol))
+        best_cost = cost[rows, b]
+        if size[j] > hi:
+            mem = lab == j
+            other = np.where(idx[mem] == j, np.inf, cost[mem])
+            margin = other.min(axis=1) - best_cost[mem]
+            need = size[j] - hi
+            margin = margin[np.isfinite(margin)]
+            if len(margin) < need:
+                return None
+            w[j] -= np.partition(margin, need - 1)[need - 1] * (1 + 1e-9) + 1e-9
+        else:
+            has = (idx == j) & (lab != j)[:, None]
+            r, c = np.nonzero(has)
+            margin = cost[r, c] - best_cost[r]
+            need = lo - size[j]
+            if len(margin) < need:
+                return None
+            w[j] += np.partition(margin, need - 1)[need - 1] * (1 + 1e-9) + 1e-9
+    return None
+
+
+def _join_components(labels, gi, gj, k, lo, hi, rounds: int = 3):
+    """``labels`` with detached pieces of a cell moved to the neighbour they touch most,
+    sizes permitting; None if some cell stays in pieces."""
+    labels = labels.copy()
+    n = len(labels)
+    for _ in range(rounds):
+        same = labels[gi] == labels[gj]
+        m = coo_matrix((np.ones(same.sum()), (gi[same], gj[same])), shape=(n, n))
+        n_comp, comp = connected_components(m, directed=False)
+        if n_comp == k:
+            return labels
+        comp_size = np.bincount(comp)
+        # main component of each label = its largest
+        order = np.lexsort((-comp_size[comp], labels))
+        first = np.ones(n, dtype=bool)
+        first[1:] = labels[order][1:] != labels[order][:-1]
+        main = np.zeros(n_comp, dtype=bool)
+        main[comp[order][first]] = True
+        size = np.bincount(labels, minlength=k)
+        cross = labels[gi] != labels[gj]
+        a = np.concatenate([gi[cross], gj[cross]])
+        b = np.concatenate([gj[cross], gi[cross]])
+        for c in np.flatnonzero(~main):
+            mem = np.flatnonzero(comp == c)
+            src = labels[mem[0]]
+            touch = labels[b[np.isin(a, mem)]]
+            if len(touch) == 0 or size[src] - len(mem) < lo:
+                return None
+            cand = np.bincount(touch, minlength=k)
+            for dst in np.argsort(-cand, kind="stable"):
+                if cand[dst] == 0:
+                    return None
+                if size[dst] + len(mem) <= hi:
+                    labels[mem] = dst
+                    size[src] -= len(mem)
+                    size[dst] += len(mem)
+                    break
+    return None
+
+
+def number_leaves(leaves: list[np.ndarray], xy: np.ndarray, n: int) -> np.ndarray:
+    """Labels 0..k-1 per household, the leaves numbered in Hilbert order of their centres."""
+    centres = np.array([xy[m].mean(axis=0) for m in leaves])
+    rank = np.argsort(hilbert_key(centres), kind="stable")
+    labels = np.empty(n, dtype=np.int64)
+    for new, old in enumerate(rank):
+        labels[leaves[old]] = new
+    return labels
+
+
+def hilbert_key(xy: np.ndarray, order: int = 16) -> np.ndarray:
+    """Hilbert-curve index of points scaled to their bounding box (2**order cells a side)."""
+    if len(xy) == 0:
+        return np.empty(0, dtype=np.int64)
+    lo = xy.min(axis=0)
+    span = np.maximum(xy.max(axis=0) - lo, 1e-9)
+    side = (1 << order) - 1
+    g = np.floor((xy - lo) / span.max() * side).astype(np.int64)
+    x, y = g[:, 0].copy(), g[:, 1].copy()
+    d = np.zeros(len(xy), dtype=np.int64)
+    s = 1 << (order - 1)
+    while s > 0:
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx) ^ ry)
+        # rotate
+        flip = ~ry
+        swap_x = np.where(flip & rx, side - x, x)
+        swap_y = np.where(flip & rx, side - y, y)
+        x, y = np.where(flip, swap_y, swap_x), np.where(flip, swap_x, swap_y)
+        s >>= 1
+    return d
