@@ -415,15 +415,19 @@ def _linear_binning(x, y, w, xmin, ymin, cell, rows, cols) -> np.ndarray:
     tx = fx - ix
     ty = fy - iy
     inside = (fx >= -0.5) & (fx < cols - 0.5) & (fy >= -0.5) & (fy < rows - 0.5)
-    ww = np.ones(len(x)) if w is None else w
+    if not inside.all():
+        ix, iy, tx, ty = ix[inside], iy[inside], tx[inside], ty[inside]
+        w = None if w is None else w[inside]
     hist = np.zeros((rows + 2) * (cols + 2))
-    ix, iy, tx, ty, ww = ix[inside] + 1, iy[inside] + 1, tx[inside], ty[inside], ww[inside]
-    base = iy * (cols + 2) + ix
+    base = (iy + 1) * (cols + 2) + ix + 1
     size = hist.size
-    hist += np.bincount(base, ww * (1 - tx) * (1 - ty), minlength=size)
-    hist += np.bincount(base + 1, ww * tx * (1 - ty), minlength=size)
-    hist += np.bincount(base + cols + 2, ww * (1 - tx) * ty, minlength=size)
-    hist += np.bincount(base + cols + 3, ww * tx * ty, minlength=size)
+    sx, sy = 1 - tx, 1 - ty
+    if w is not None:
+        sy, ty = sy * w, ty * w
+    hist += np.bincount(base, sx * sy, minlength=size)
+    hist += np.bincount(base + 1, tx * sy, minlength=size)
+    hist += np.bincount(base + cols + 2, sx * ty, minlength=size)
+    hist += np.bincount(base + cols + 3, tx * ty, minlength=size)
     hist = hist.reshape(rows + 2, cols + 2)
     # weight shared to the ring outside the grid is folded back onto the edge cells
     hist[1, :] += hist[0, :]
