@@ -8,8 +8,9 @@ per village, and do not know natural units.  Here the size bounds are met by con
 
 1. natural units are the starting groups; a group whose size cannot be cut into cells within
    the bounds (below ``min``, or in a gap such as 51..59 for 30..50) is merged with the
-   neighbour it shares the most Delaunay edges with, preferring merges that stay <= ``max``
-   (so that small natural units join whole);
+   neighbour it shares the most Delaunay edges with, preferring neighbours whose Voronoi
+   cells touch inside the village, then merges that stay <= ``max`` (so that small natural
+   units join whole);
 2. every group larger than ``max`` is cut by recursive balanced bisection into ``k`` leaves
    whose sizes are fixed in advance (``n // k`` or ``n // k + 1``, all within the bounds when
    the group size allows it).  Each cut orders the households by the difference of their
@@ -75,42 +76,82 @@ def leaf_sizes(n: int, k: int) -> list[int]:
 def delaunay_edges(xy: np.ndarray, village: shapely.Geometry | None) -> tuple[np.ndarray, ...]:
     """Undirected Delaunay edges ``(i, j, length, inside)`` of the points ``xy``.
 
-    ``inside`` is True where the edge's midpoint lies in ``village`` (edges across a bay of a
-    concave village are kept, but weighted as weak links).  Degenerate inputs (fewer than
-    three points, all collinear) fall back to a chain along the principal axis.
+    ``inside`` is True where the edge's dual Voronoi edge crosses ``village``, i.e. where the
+    two households' Voronoi cells still touch once clipped to the village.  Edges whose
+    Voronoi edge lies outside (across a bay of a concave village, or along its rim) are kept
+    but treated as weak links.  Degenerate inputs (fewer than three points, all collinear)
+    fall back to a chain along the principal axis.
     """
     n = len(xy)
     if n < 2:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0), np.empty(0, dtype=bool)
-    edges = None
+    edges = dual = None
     if n >= 3:
         try:
-            tri = Delaunay(xy)
-            s = tri.simplices
-            e = np.concatenate([s[:, [0, 1]], s[:, [1, 2]], s[:, [2, 0]]])
-            e.sort(axis=1)
-            edges = np.unique(e, axis=0)
+            edges, dual = _delaunay_with_duals(xy)
         except (QhullError, ValueError):
             edges = None
     if edges is None or len(edges) == 0:
         order = np.argsort(principal_projection(xy), kind="stable")
         edges = np.sort(np.column_stack([order[:-1], order[1:]]), axis=1)
+        dual = None
     i, j = edges[:, 0], edges[:, 1]
     d = np.hypot(*(xy[i] - xy[j]).T)
     if village is None:
         inside = np.ones(len(i), dtype=bool)
-    else:
+    elif dual is None:
         mid = (xy[i] + xy[j]) / 2
         inside = shapely.contains_xy(village, mid[:, 0], mid[:, 1])
+    else:
+        inside = shapely.intersects(village, dual)
     return i, j, d, inside
+
+
+def _delaunay_with_duals(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Delaunay edges (sorted pairs) and their dual Voronoi edges as LineStrings."""
+    tri = Delaunay(xy)
+    simp, nbr = tri.simplices, tri.neighbors
+    a, b, c = xy[simp[:, 0]], xy[simp[:, 1]], xy[simp[:, 2]]
+    dd = 2 * (
+        a[:, 0] * (b[:, 1] - c[:, 1])
+        + b[:, 0] * (c[:, 1] - a[:, 1])
+        + c[:, 0] * (a[:, 1] - b[:, 1])
+    )
+    dd = np.where(np.abs(dd) < 1e-12, 1e-12, dd)
+    a2, b2, c2 = (a**2).sum(1), (b**2).sum(1), (c**2).sum(1)
+    ux = (a2 * (b[:, 1] - c[:, 1]) + b2 * (c[:, 1] - a[:, 1]) + c2 * (a[:, 1] - b[:, 1])) / dd
+    uy = (a2 * (c[:, 0] - b[:, 0]) + b2 * (a[:, 0] - c[:, 0]) + c2 * (b[:, 0] - a[:, 0])) / dd
+    cc = np.column_stack([ux, uy])
+    span = float(np.ptp(xy, axis=0).max()) * 4 + 1.0
+    rows = []
+    for k in range(3):
+        p, q = simp[:, (k + 1) % 3], simp[:, (k + 2) % 3]
+        other = nbr[:, k]
+        start = cc
+        end = np.where(other[:, None] >= 0, cc[np.maximum(other, 0)], 0.0)
+        hull = other < 0
+        if hull.any():
+            e = xy[q[hull]] - xy[p[hull]]
+            normal = np.column_stack([e[:, 1], -e[:, 0]])
+            away = xy[p[hull]] - xy[simp[hull, k]]
+            normal *= np.sign((normal * away).sum(axis=1))[:, None]
+            normal /= np.maximum(np.hypot(normal[:, 0], normal[:, 1]), 1e-12)[:, None]
+            end[hull] = start[hull] + normal * span
+        rows.append((np.minimum(p, q), np.maximum(p, q), start, end))
+    i = np.concatenate([r[0] for r in rows])
+    j = np.concatenate([r[1] for r in rows])
+    start = np.concatenate([r[2] for r in rows])
+    end = np.concatenate([r[3] for r in rows])
+    _, first = np.unique(i * len(xy) + j, return_index=True)
+    lines = shapely.linestrings(np.stack([start[first], end[first]], axis=1))
+    return np.column_stack([i[first], j[first]]), lines
 
 
 def graph_matrix(n: int, i: np.ndarray, j: np.ndarray, w: np.ndarray) -> csr_matrix:
     """Symmetric sparse weight matrix of the edges."""
-    m = coo_matrix((np.concatenate([w, w]), (np.concatenate([i, j]), np.concatenate([j, i]))))
-    m.resize((n, n))
-    return m.tocsr()
+    rows, cols = np.concatenate([i, j]), np.concatenate([j, i])
+    return coo_matrix((np.concatenate([w, w]), (rows, cols)), shape=(n, n)).tocsr()
 
 
 def principal_projection(xy: np.ndarray) -> np.ndarray:
@@ -181,7 +222,8 @@ def merge_groups(
             merged = sizes[k] + sizes[q]
             whole = merged <= max_size
             feas = is_feasible(merged, min_size, max_size)
-            return (not whole, not feas, -nbrs[q] if whole else merged, q)
+            weak = nbrs[q] < 0.5  # touching only outside the village
+            return (weak, not whole, not feas, -nbrs[q] if whole else merged, q)
 
         q = min(nbrs, key=score)
         # merge k into q

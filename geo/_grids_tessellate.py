@@ -51,8 +51,11 @@ def seed_cells(seeds: np.ndarray, village: shapely.Geometry) -> np.ndarray:
     if len(seeds) == 1:
         minx, miny, maxx, maxy = village.bounds
         return np.array([shapely.box(minx - 1, miny - 1, maxx + 1, maxy + 1)])
-    env = shapely.envelope(shapely.union(village, shapely.multipoints(seeds)))
-    env = shapely.buffer(env, 10.0, join_style="mitre")
+    vx0, vy0, vx1, vy1 = village.bounds
+    (sx0, sy0), (sx1, sy1) = seeds.min(axis=0), seeds.max(axis=0)
+    env = shapely.box(
+        min(vx0, sx0) - 10, min(vy0, sy0) - 10, max(vx1, sx1) + 10, max(vy1, sy1) + 10
+    )
     vor = shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=env, ordered=True)
     parts = shapely.get_parts(vor)
     if len(parts) != len(seeds):  # GEOS merged coincident seeds: map polygons back by location

@@ -445,6 +445,13 @@ def _check_inputs(households, villages, natural_units=None) -> None:
         bad = shapely.is_missing(g) | shapely.is_empty(g)
         if bad.any():
             raise DataError(f"{name} rows {list(frame.index[bad][:10])} have no geometry")
+    invalid = ~shapely.is_valid(np.asarray(villages.geometry.values))
+    if invalid.any():
+        codes = villages.loc[invalid, "code"][:10]
+        raise DataError(
+            f"village geometries are invalid (self-intersecting?): {', '.join(map(str, codes))}; "
+            "repair them first, e.g. with shapely.make_valid"
+        )
     unknown = ~households["village_code"].isin(villages["code"])
     if unknown.any():
         codes = pd.unique(households.loc[unknown, "village_code"])[:10]
