@@ -73,11 +73,16 @@ _SEAT_MIN_SHARE = 0.0015  # the seat covers at least this share of the county
 _COURTYARD = (10.0, 25.0)  # side of a rural courtyard
 _RURAL_PITCH = (13.5, 34.0)  # lot pitch in hamlets, adapted to the room available
 _RURAL_ASPECTS = (2.0, 3.0, 4.5)  # hamlets stretched along the road
-_SEAT_ASPECTS = (1.0, 1.6)
+_PLOT = (76.0, 56.0)  # seat plot (building lot) on the street grid, largest size
 _TEMPLATE_HALF = 80  # lot templates span (2*80+1)^2 lots
 _FLAT_M2 = 12.0  # footprint area per flat (a flat is a cell of its building's footprint)
 _MAX_BUILDING_LENGTH = 60.0
+_LAYOUT_ATTEMPTS = 5  # natural units are drawn again if a unit has too little room
 _FLAT_GAP = 0.25  # inset of each flat inside its footprint cell, so flats never touch
+
+
+class _NoRoomError(DataError):
+    """A natural unit's territory cannot hold its households (the layout is retried)."""
 
 
 @dataclass
@@ -150,11 +155,23 @@ def generate_county(
     step("villages")
     villages = _villages(prof, level1, rng)
     cells, village_hh = _village_households(prof, villages, rng)
-    step("natural units")
-    nu, nu_hh, lay, centres, theta, territory = _natural_units(prof, villages, village_hh, rng)
-    step("households")
-    hh_geoms, hh_nu = _households(nu, nu_hh, lay, centres, theta, territory, rng)
+    _check_room(prof, county_m)
+    for attempt in range(_LAYOUT_ATTEMPTS):
+        step("natural units")
+        nu, nu_hh, lay, centres, theta, territory = _natural_units(prof, villages, village_hh, rng)
+        step("households")
+        try:
+            hh_geoms, hh_nu, seat_outlines = _households(
+                nu, nu_hh, lay, villages, centres, theta, territory, rng
+            )
+            break
+        except _NoRoomError:
+            if attempt == _LAYOUT_ATTEMPTS - 1:
+                raise
+            log.info("layout attempt %d found too little room; drawing the units again", attempt)
     nu.geoms = _unit_outlines(nu, hh_geoms, hh_nu, territory)
+    in_seat = nu.kinds != "hamlet"
+    nu.geoms[in_seat] = polygonal(seat_outlines[in_seat])
     households = _household_frame(prof, nu, villages, hh_geoms, hh_nu, rng, crs)
 
     county = _admin_frame(
@@ -181,6 +198,16 @@ def generate_county(
     }
     log.info("generated %s (seed %d) in %.1f s", prof.name, seed, result.meta["seconds"])
     return result
+
+
+def _check_room(prof: Profile, county_m) -> None:
+    """Refuse an outline far too small for the profile's households (before laying them out)."""
+    need = 4 * prof.households * _RURAL_PITCH[0] ** 2
+    if county_m.area < need:
+        raise DataError(
+            f"too little room: the outline covers {county_m.area / 1e6:.3f} km², "
+            f"{prof.households} households need at least {need / 1e6:.2f} km²"
+        )
 
 
 # --- outline -----------------------------------------------------------------------------
@@ -439,6 +466,7 @@ def _natural_units(prof: Profile, villages: _Units, village_hh: np.ndarray, rng)
         sl = slice(starts[v], starts[v] + per_village[v])
         territory[sl] = tile(villages.geoms[v], centres[sl])
     lay = _building_layout(kinds, nu_hh, rng)
+    lay.town_angle = float(town_angle)
     _make_room(rng, villages, lay, per_village, starts, centres, territory)
 
     names = _nu_names(rng, kinds, nu_village)
@@ -462,6 +490,7 @@ class _Layout:
     depth: np.ndarray
     px: np.ndarray  # lot pitch along / across the road; the minimum pitch in hamlets
     py: np.ndarray
+    town_angle: float = 0.0  # orientation of the seat's street grid, radians
 
 
 def _building_layout(kinds: np.ndarray, nu_hh: np.ndarray, rng) -> _Layout:
@@ -483,7 +512,8 @@ def _building_layout(kinds: np.ndarray, nu_hh: np.ndarray, rng) -> _Layout:
 def _make_room(rng, villages: _Units, lay: _Layout, per_village, starts, centres, territory):
     """Move the centres of units whose territory is too small to the emptiest part of their
     village, and re-tile the village; a few rounds at most (modifies the arrays in place)."""
-    need = 1.6 * lay.n_build * lay.px * lay.py
+    hamlet = lay.per_building == 1
+    need = np.where(hamlet, 1.6 * lay.n_build * lay.px * lay.py, 0.0)
     erosion = np.hypot(lay.px, lay.py) / 2
     for _ in range(8):
         room = shapely.area(shapely.buffer(territory, -erosion, quad_segs=2))
@@ -588,49 +618,50 @@ def _nu_names(rng: np.random.Generator, kinds: np.ndarray, nu_village: np.ndarra
 # --- level 4 -----------------------------------------------------------------------------
 
 
-def _households(nu: _Units, nu_hh, lay: _Layout, centres, theta, territory, rng):
-    """Household polygons (metres) and the natural unit of each, grouped by unit."""
+def _households(nu: _Units, nu_hh, lay: _Layout, villages: _Units, centres, theta, territory, rng):
+    """Household polygons (metres), the natural unit of each (grouped by unit), and the
+    outlines of the seat's units (``None`` for hamlets, outlined later from their households)."""
     n = len(nu_hh)
     seat = nu.kinds != "hamlet"
-    n_build, length, depth = lay.n_build, lay.length, lay.depth
+    n_build = lay.n_build
     b_nu = np.repeat(np.arange(n), n_build)
     b_ord = np.arange(len(b_nu)) - np.repeat(np.cumsum(n_build) - n_build, n_build)
     base, extra = np.divmod(nu_hh, n_build)
     flats = base[b_nu] + (b_ord < extra[b_nu])
+    bx, by = np.empty(len(b_nu)), np.empty(len(b_nu))
+    fw, fd, b_theta = np.empty(len(b_nu)), np.empty(len(b_nu)), np.empty(len(b_nu))
 
-    area_t = shapely.area(territory)
-    pitch = np.clip(np.sqrt(0.3 * area_t / np.maximum(nu_hh, 1)), *_RURAL_PITCH)
-    px = np.where(seat, lay.px, pitch)
-    py = np.where(seat, lay.py, pitch * rng.uniform(0.95, 1.15, size=n))
-    aspects = _RURAL_ASPECTS + _SEAT_ASPECTS
-    asp = np.where(
-        seat,
-        len(_RURAL_ASPECTS) + rng.integers(0, len(_SEAT_ASPECTS), size=n),
-        rng.integers(0, len(_RURAL_ASPECTS), size=n),
+    # hamlets: courtyards on a lot grid along the road, inside the unit's territory
+    rural = np.flatnonzero(~seat)
+    rb = ~seat[b_nu]
+    pitch = np.clip(np.sqrt(0.3 * shapely.area(territory[rural]) / nu_hh[rural]), *_RURAL_PITCH)
+    px, py = pitch, pitch * rng.uniform(0.95, 1.15, size=len(rural))
+    asp = rng.integers(0, len(_RURAL_ASPECTS), size=len(rural))
+    templates = lot_templates(_RURAL_ASPECTS, _TEMPLATE_HALF)
+    lots = _choose_lots(
+        n_build[rural], centres[rural], theta[rural], px, py, asp, templates, territory[rural]
     )
-    templates = lot_templates(aspects, _TEMPLATE_HALF)
+    r_of_b = np.repeat(np.arange(len(rural)), n_build[rural])  # rural unit of each courtyard
+    sc = lots["scale"][r_of_b]
+    lx, ly = px[r_of_b] * sc, py[r_of_b] * sc
+    w = rng.uniform(_COURTYARD[0], np.maximum(np.minimum(_COURTYARD[1], lx / sc - 2), 10.0)) * sc
+    d = rng.uniform(_COURTYARD[0], np.maximum(np.minimum(_COURTYARD[1], ly / sc - 2), 10.0)) * sc
+    jx = rng.uniform(-1, 1, size=len(w)) * np.maximum((lx - w) / 2 - 0.5, 0.0)
+    jy = rng.uniform(-1, 1, size=len(w)) * np.maximum((ly - d) / 2 - 0.5, 0.0)
+    t = theta[rural][r_of_b]
+    bx[rb] = lots["xy"][:, 0] + np.cos(t) * jx - np.sin(t) * jy
+    by[rb] = lots["xy"][:, 1] + np.sin(t) * jx + np.cos(t) * jy
+    fw[rb], fd[rb], b_theta[rb] = w, d, t
 
-    lots = _choose_lots(n_build, centres, theta, px, py, asp, templates, territory)
-    scale = lots["scale"]  # per unit, < 1 where the unit had to be packed tighter
-    lot_xy = lots["xy"]
-
-    fw = np.where(seat[b_nu], length[b_nu], 0.0)
-    fd = np.where(seat[b_nu], depth[b_nu], 0.0)
-    rural_b = ~seat[b_nu]
-    hi_w = np.minimum(_COURTYARD[1], px[b_nu] - 2.0)
-    hi_d = np.minimum(_COURTYARD[1], py[b_nu] - 2.0)
-    fw[rural_b] = rng.uniform(_COURTYARD[0], np.maximum(hi_w, _COURTYARD[0]))[rural_b]
-    fd[rural_b] = rng.uniform(_COURTYARD[0], np.maximum(hi_d, _COURTYARD[0]))[rural_b]
-    s = scale[b_nu]
-    fw, fd = fw * s, fd * s
-    lx, ly = px[b_nu] * s, py[b_nu] * s
-    slack_x = np.maximum((lx - fw) / 2 - 0.5, 0.0)
-    slack_y = np.maximum((ly - fd) / 2 - 0.5, 0.0)
-    jx = rng.uniform(-1, 1, size=len(b_nu)) * slack_x
-    jy = rng.uniform(-1, 1, size=len(b_nu)) * slack_y
-    c, si = np.cos(theta[b_nu]), np.sin(theta[b_nu])
-    bx = lot_xy[:, 0] + c * jx - si * jy
-    by = lot_xy[:, 1] + si * jx + c * jy
+    # the county seat: buildings on a street grid of plots in each community
+    outlines = np.full(n, None, dtype=object)
+    if seat.any():
+        seat_b = ~rb
+        xy, w, d, polys = _seat_layout(nu, lay, villages, rng)
+        bx[seat_b], by[seat_b] = xy[:, 0], xy[:, 1]
+        fw[seat_b], fd[seat_b], b_theta[seat_b] = w, d, lay.town_angle
+        outlines[seat] = polys
+    c, si = np.cos(b_theta), np.sin(b_theta)
 
     # flats: a grid of cells over the footprint, one household per cell
     cols = np.ceil(np.sqrt(flats * fw / fd)).astype(np.int64)
@@ -652,7 +683,70 @@ def _households(nu: _Units, nu_hh, lay: _Layout, centres, theta, territory, rng)
     wx = bx[h_b][:, None] + cb * local[:, :, 0] - sb * local[:, :, 1]
     wy = by[h_b][:, None] + sb * local[:, :, 0] + cb * local[:, :, 1]
     geoms = shapely.polygons(np.stack([wx, wy], axis=2))
-    return geoms, b_nu[h_b]
+    return geoms, b_nu[h_b], outlines
+
+
+def _seat_layout(nu: _Units, lay: _Layout, villages: _Units, rng):
+    """Seat buildings on a grid of plots (a street grid) covering each community.
+
+    Plots wholly inside the community are ordered row by row, snaking, and each compound or
+    building takes a run of consecutive plots (one per building), with empty plots (parks,
+    schools) spread between units.  The grid is made finer until the plots suffice.
+
+    Returns footprint centres ``(m, 2)``, footprint widths and depths, in building order, and
+    the outline of each seat unit (its plots, merged, 1.5 m inside the street line).
+    """
+    ang = lay.town_angle
+    rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+    seat_units = np.flatnonzero(nu.kinds != "hamlet")
+    xy_all, w_all, d_all, polys = [], [], [], []
+    for v in np.unique(nu.parent[seat_units]):
+        units = seat_units[nu.parent[seat_units] == v]
+        need = lay.n_build[units]
+        poly = villages.geoms[v]
+        shapely.prepare(poly)
+        origin = np.asarray(poly.centroid.coords[0])
+        local = (shapely.get_coordinates(poly) - origin) @ rot  # community in grid axes
+        for s in 0.85 ** np.arange(9):
+            pw, ph = _PLOT[0] * s, _PLOT[1] * s
+            i = np.arange(np.floor(local[:, 0].min() / pw), np.ceil(local[:, 0].max() / pw))
+            j = np.arange(np.floor(local[:, 1].min() / ph), np.ceil(local[:, 1].max() / ph))
+            ii, jj = (a.ravel() for a in np.meshgrid(i, j, indexing="ij"))
+            corners = np.stack(
+                [
+                    np.c_[ii + a, jj + b] * (pw, ph)
+                    for a, b in ((0, 0), (1, 0), (1, 1), (0, 1), (0, 0))
+                ],
+                axis=1,
+            )
+            world = corners @ rot.T + origin
+            ok = shapely.contains(poly, shapely.polygons(world))
+            if ok.sum() >= need.sum():
+                break
+        else:
+            raise _NoRoomError(f"community {villages.codes[v]} has too little room for its flats")
+        ii, jj, world = ii[ok], jj[ok], world[ok]
+        snake = np.lexsort((np.where(jj % 2 == 0, ii, -ii), jj))
+        world = world[snake]
+        gaps = allocate(len(world) - need.sum(), np.ones(len(units) + 1), 0, len(world))
+        pos = int(gaps[0])
+        margin = max(3.0, 6.0 * s)
+        for u, m, gap in zip(units, need, gaps[1:], strict=True):
+            plots = world[pos : pos + m]
+            pos += int(m + gap)
+            centre = plots[:, :4].mean(axis=1)
+            w = min(lay.length[u], pw - 2 * margin)
+            d = min(lay.depth[u], ph - 2 * margin)
+            jitter = rng.uniform(-1, 1, size=(m, 2)) * (
+                (pw - w) / 2 - margin,
+                (ph - d) / 2 - margin,
+            )
+            xy_all.append(centre + jitter @ rot.T)
+            w_all.append(np.full(m, w))
+            d_all.append(np.full(m, d))
+            merged = shapely.union_all(shapely.polygons(plots))
+            polys.append(merged.buffer(-1.5, join_style="mitre"))
+    return np.concatenate(xy_all), np.concatenate(w_all), np.concatenate(d_all), polys
 
 
 def _choose_lots(n_build, centres, theta, px, py, asp, templates, territory):
@@ -663,6 +757,7 @@ def _choose_lots(n_build, centres, theta, px, py, asp, templates, territory):
     scale = np.ones(n)
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (unit, rank, xy)
     todo = np.arange(n)
+    shapely.prepare(territory)
     rounds = [lambda m: 2 * m + 24, lambda m: 8 * m + 200, lambda m: np.full_like(m, m_tpl)]
     for attempt in range(4):
         if attempt:
@@ -685,6 +780,9 @@ def _choose_lots(n_build, centres, theta, px, py, asp, templates, territory):
             x = centres[unit, 0] + c * lx - s * ly
             y = centres[unit, 1] + s * lx + c * ly
             ok = shapely.contains_xy(eroded[rep], x, y)
+            ok |= _lot_fits_exactly(
+                ~ok, unit, x, y, c, s, px * scale / 2, py * scale / 2, territory
+            )
             csum = np.cumsum(ok)
             before = np.r_[0, csum][np.cumsum(k_each) - k_each]
             rank = csum - np.repeat(before, k_each)
@@ -697,7 +795,7 @@ def _choose_lots(n_build, centres, theta, px, py, asp, templates, territory):
         if len(todo) == 0:
             break
     if len(todo):
-        raise DataError(
+        raise _NoRoomError(
             f"{len(todo)} natural unit(s) have too little room for their households "
             f"(e.g. {int(n_build[todo[0]])} households); is the outline too small?"
         )
@@ -706,6 +804,29 @@ def _choose_lots(n_build, centres, theta, px, py, asp, templates, territory):
     xy = np.concatenate([f[2] for f in found])
     order = np.lexsort((rank, unit))
     return {"xy": xy[order], "scale": scale}
+
+
+def _lot_fits_exactly(maybe, unit, x, y, c, s, hx, hy, territory) -> np.ndarray:
+    """Whether the lots flagged ``maybe`` (centre not in the eroded territory) still lie wholly
+    inside their unit's territory: all four corners inside, then an exact polygon test."""
+    fits = np.zeros(len(maybe), dtype=bool)
+    mi = np.flatnonzero(maybe)
+    if len(mi) == 0:
+        return fits
+    u = unit[mi]
+    signs = np.array([(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)], dtype=float)
+    lx = signs[None, :, 0] * hx[u][:, None]
+    ly = signs[None, :, 1] * hy[u][:, None]
+    cx = x[mi][:, None] + c[mi][:, None] * lx - s[mi][:, None] * ly
+    cy = y[mi][:, None] + s[mi][:, None] * lx + c[mi][:, None] * ly
+    inside = np.ones(len(mi), dtype=bool)
+    for j in range(4):
+        inside &= shapely.contains_xy(territory[u], cx[:, j], cy[:, j])
+    sel = np.flatnonzero(inside)
+    if len(sel):
+        boxes = shapely.polygons(np.stack([cx[sel], cy[sel]], axis=2))
+        fits[mi[sel]] = shapely.contains(territory[u[sel]], boxes)
+    return fits
 
 
 def _unit_outlines(nu: _Units, hh_geoms, hh_nu, territory) -> np.ndarray:
