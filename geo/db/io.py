@@ -1,9 +1,10 @@
 """Fast GeoDataFrame <-> PostGIS I/O.
 
-Writing goes through PostgreSQL's ``COPY ... FROM STDIN`` (CSV, geometries as hex EWKB with
-SRID 4326) on the caller's connection, so it joins the caller's transaction: a load either
-lands whole or not at all.  ``mode="upsert"`` copies into a temporary table first and then
-``INSERT ... ON CONFLICT (key) DO UPDATE``, which makes re-loading the same rows idempotent.
+Writing goes through PostgreSQL's binary ``COPY ... FROM STDIN`` (geometries as EWKB with
+SRID 4326, other columns typed as the table's columns) on the caller's connection, so it
+joins the caller's transaction: a load either lands whole or not at all.  ``mode="upsert"``
+copies into a temporary table first and then ``INSERT ... ON CONFLICT (key) DO UPDATE``,
+which makes re-loading the same rows idempotent.
 
 Reading uses :func:`geopandas.read_postgis` and always returns frames in EPSG:4326 with the
 CRS set.  Row-by-row ORM inserts and plain ``GeoDataFrame.to_postgis`` are deliberately not
@@ -12,7 +13,6 @@ used for bulk data: ``benchmarks/bench_db_io.py`` measures the difference.
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Sequence
 from typing import Literal
@@ -24,35 +24,79 @@ import shapely
 from sqlalchemy import Connection, Engine, text
 
 from geo._errors import DataError
+from geo.db import _copy_binary
 from geo.frames import ADMIN_COLUMNS, HOUSEHOLD_COLUMNS, County, check_columns
 from geo.projection import STORAGE_CRS, STORAGE_SRID, require_crs
 
 WriteMode = Literal["append", "upsert"]
-_NULL = r"\N"
+_SRID_LE = STORAGE_SRID.to_bytes(4, "little")
 
 
-def _ewkb_hex(geoms: gpd.GeoSeries) -> np.ndarray:
-    values = shapely.set_srid(np.asarray(geoms.values, dtype=object), STORAGE_SRID)
-    return shapely.to_wkb(values, hex=True, include_srid=True)
+def _ewkb(geoms: gpd.GeoSeries) -> list[bytes | None]:
+    """Little-endian EWKB with SRID 4326, as PostGIS' binary COPY input expects.
+
+    Plain WKB with the SRID flag and SRID spliced into each header: about 10x faster than
+    asking shapely for EWKB (which first copies every geometry to set its SRID).
+    """
+    wkb = shapely.to_wkb(np.asarray(geoms.values, dtype=object), byte_order=1)
+    return [None if w is None else w[:4] + bytes((w[4] | 0x20,)) + _SRID_LE + w[5:] for w in wkb]
 
 
-def _csv_payload(frame: gpd.GeoDataFrame, columns: Sequence[str], geometry_column: str) -> str:
-    plain = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    out = plain.loc[:, [c for c in columns if c != geometry_column]].copy()
-    out[geometry_column] = _ewkb_hex(frame.geometry)
-    buf = io.StringIO()
-    out.loc[:, list(columns)].to_csv(buf, header=False, index=False, na_rep=_NULL)
-    return buf.getvalue()
+def _copy_types(conn: Connection, table: str, columns: Sequence[str]) -> list[str]:
+    """The server's type of each of ``columns`` of ``table``, as psycopg dumper names."""
+    rows = conn.execute(
+        text(
+            "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+            "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"
+        ),
+        {"t": table},
+    ).all()
+    types = dict(rows)
+    missing = [c for c in columns if c not in types]
+    if missing:
+        raise DataError(f"table {table} has no column(s) {', '.join(missing)}")
+    rename = {"geometry": "bytea", "character varying": "text", "character": "text"}
+    return [rename.get(types[c], types[c]) for c in columns]
 
 
-def _copy(conn: Connection, table: str, columns: Sequence[str], payload: str) -> None:
-    cols = ", ".join(f'"{c}"' for c in columns)
+def _python_values(series: pd.Series) -> list:
+    """Column values as Python objects, with every kind of missing value as None."""
+    values = series.astype(object).where(series.notna(), None)
+    return values.tolist()
+
+
+COPY_CHUNK_ROWS = 8192
+
+
+def _copy_chunked(raw, table: str, columns, values, types) -> None:
+    """Send the binary COPY in chunks: the server parses one while Python builds the next."""
+    n = len(values[0])
+    starts = range(0, n, COPY_CHUNK_ROWS) if n else [0]
+    chunks = (
+        _copy_binary.rows([v[i : i + COPY_CHUNK_ROWS] for v in values], types) for i in starts
+    )
+    order, first = next(chunks)
+    cols = ", ".join(f'"{columns[i]}"' for i in order)
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
+        cp.write(_copy_binary.SIGNATURE + first)
+        for _, body in chunks:
+            cp.write(body)
+        cp.write(_copy_binary.TRAILER)
+
+
+def _copy(conn: Connection, table: str, frame: gpd.GeoDataFrame, columns: Sequence[str]) -> None:
+    """Binary COPY of ``frame`` (attribute columns, then the geometry) into ``table``."""
+    types = _copy_types(conn, table, columns)
+    values = [_python_values(frame[c]) for c in columns[:-1]] + [_ewkb(frame.geometry)]
     raw = conn.connection.driver_connection
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')") as copy,
-    ):
-        copy.write(payload)
+    if _copy_binary.supported(types) and _copy_binary.fixed_columns_stable(values, types):
+        _copy_chunked(raw, table, columns, values, types)
+        return
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
+        cp.set_types(types)
+        for row in zip(*values, strict=True):
+            cp.write_row(row)
 
 
 def copy_frame(
@@ -99,14 +143,13 @@ def copy_frame(
     if frame.crs != STORAGE_CRS:
         frame = frame.to_crs(STORAGE_CRS)
     columns = [c for c in frame.columns if c != frame.geometry.name] + [geometry_column]
-    payload = _csv_payload(frame, columns, geometry_column)
     if mode == "append":
-        _copy(conn, table, columns, payload)
+        _copy(conn, table, frame, columns)
         return len(frame)
     staging = f"_stage_{uuid.uuid4().hex[:12]}"
     cols = ", ".join(f'"{c}"' for c in columns)
     conn.execute(text(f"CREATE TEMP TABLE {staging} AS SELECT {cols} FROM {table} WITH NO DATA"))
-    _copy(conn, staging, columns, payload)
+    _copy(conn, staging, frame, columns)
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in key)
     conflict = ", ".join(f'"{k}"' for k in key)
     conn.execute(
