@@ -19,13 +19,18 @@ How the county is drawn
    count inside ``[cell_min * cells, cell_max * cells]``, so that every village can be cut into
    cells within the bounds (a profile's ``cells`` total is honoured exactly).
 4. **Level 3** -- in the countryside, natural units are hamlets strung along one to three roads
-   crossing the village; in the seat, residential compounds and single buildings spread over
-   each community.  Each unit owns the Voronoi cell of its centre within its village.
-5. **Level 4** -- households sit on a lot grid around their unit's centre, aligned with the
-   road, nearest lots first, keeping only lots that lie wholly inside the unit's cell:
-   courtyards of 10-25 m in hamlets, flats as small cells of building footprints in the seat.
-   Lots never overlap, so households never do.  The natural unit's outline is the buffered
-   convex hull of its households, clipped to its cell.
+   crossing the village, spaced in proportion to their households; each owns the Voronoi
+   cell of its centre within its village (centres short of room are moved to the emptiest
+   part of the village).  In the seat, each community is covered by a street grid of plots;
+   residential compounds (several buildings) and single buildings take runs of neighbouring
+   plots, with empty plots (parks, schools) spread between them.
+5. **Level 4** -- hamlet households sit on a lot grid around their unit's centre, aligned with
+   the road, nearest lots first, keeping only lots wholly inside the unit's cell: courtyards
+   of 10-25 m (smaller only where a cell is too cramped).  In the seat, each plot holds one
+   building and its flats are small cells of the building footprint.  Lots never overlap, so
+   households never do.  A hamlet's outline is the buffered convex hull of its courtyards,
+   clipped to its cell; a compound's is its plots, merged.  If a unit still finds too little
+   room, the natural units are drawn again (deterministically, up to five times).
 
 All of it is vectorised with numpy and shapely 2 array functions (no Python loop per
 household), and deterministic for a given ``seed``.
@@ -125,7 +130,8 @@ def generate_county(
     County
         Frames in EPSG:4326 following :mod:`geo.frames`; ``meta`` holds ``seed``,
         ``metric_crs`` (e.g. ``"EPSG:32648"``), ``seconds``, ``village_cells`` (grid cells per
-        village code that its household count was drawn for) and ``seat_lonlat``.
+        village code that its household count was drawn for), ``seat_lonlat`` and
+        ``layout_attempts``.
 
     Raises
     ------
@@ -164,6 +170,7 @@ def generate_county(
             hh_geoms, hh_nu, seat_outlines = _households(
                 nu, nu_hh, lay, villages, centres, theta, territory, rng
             )
+            attempts = attempt + 1
             break
         except _NoRoomError:
             if attempt == _LAYOUT_ATTEMPTS - 1:
@@ -193,6 +200,7 @@ def generate_county(
         "metric_crs": crs.to_string(),
         "seconds": round(perf_counter() - started, 3),
         "outline": outline_source,
+        "layout_attempts": attempts,
         "seat_lonlat": (round(seat_ll.x, 6), round(seat_ll.y, 6)),
         "village_cells": dict(zip(villages.codes.tolist(), cells.tolist(), strict=True)),
     }
