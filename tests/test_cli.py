@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from geo.cli import app
-from geo.db import io
+from geo.db import io, provision
+from geo.db.session import get_engine
+from geo.profiles import load_profile
 from tests._county_fixture import tiny_county
 
 pytestmark = pytest.mark.db
@@ -69,3 +74,32 @@ def test_reset_refuses_a_database_url(env: str) -> None:
     result = runner.invoke(app, ["db", "reset", "--yes"])
     assert result.exit_code == 1
     assert "DATABASE_URL" in result.output
+
+
+@pytest.fixture
+def fresh_db(server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An empty database of its own (the CLI commits what it writes)."""
+    name = f"wangge_test_cli_{uuid.uuid4().hex[:8]}"
+    url = provision.create_database(server_url, name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    get_engine(url).dispose()
+    provision.drop_database(server_url, name)
+
+
+def test_synth_small_migrates_writes_and_keeps_on_second_run(fresh_db: str) -> None:
+    first = runner.invoke(app, ["synth", "--profile", "small", "--seed", "7"])
+    assert first.exit_code == 0, first.output
+    profile = load_profile("small")
+    with get_engine(fresh_db).connect() as conn:
+        counts = io.counts_by_level(conn).iloc[0]
+    assert counts.households == profile.households
+    assert counts.residents == profile.residents
+    assert counts.natural_units == profile.natural_units
+    second = runner.invoke(app, ["synth", "--profile", "small"])
+    assert second.exit_code == 0
+    assert "already in the database" in second.output
+    third = runner.invoke(app, ["synth", "--profile", "small", "--seed", "8", "--replace"])
+    assert third.exit_code == 0, third.output
+    with get_engine(fresh_db).connect() as conn:
+        assert io.counts_by_level(conn).iloc[0].households == profile.households
