@@ -59,7 +59,7 @@ def _database_url() -> str:
     from geo.db import migrate, provision
 
     url = provision.ensure_database(say=_say)
-    if migrate.current_revision(url) != migrate.head_revision():
+    if not migrate.is_current(url):
         _say("migrating the database to the newest schema")
         migrate.upgrade(url)
     return url
@@ -76,13 +76,14 @@ def db_up() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Option("head", help="Target revision.")) -> None:
+def db_upgrade(revision: str = typer.Option("heads", help="Target revision.")) -> None:
     """Migrate the database up to REVISION (default: newest)."""
     from geo.db import migrate
 
     with _one_line_errors():
         migrate.upgrade(get_settings().url, revision)
-        out.print(f"database at revision {migrate.current_revision(get_settings().url)}")
+        revisions = ", ".join(sorted(migrate.current_revisions(get_settings().url))) or "base"
+        out.print(f"database at revision {revisions}")
 
 
 @db_app.command("downgrade")
@@ -92,7 +93,8 @@ def db_downgrade(revision: str = typer.Option("base", help="Target revision.")) 
 
     with _one_line_errors():
         migrate.downgrade(get_settings().url, revision)
-        out.print(f"database at revision {migrate.current_revision(get_settings().url)}")
+        revisions = ", ".join(sorted(migrate.current_revisions(get_settings().url))) or "base"
+        out.print(f"database at revision {revisions}")
 
 
 @db_app.command("reset")

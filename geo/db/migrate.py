@@ -28,8 +28,8 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision`` (default: the newest)."""
+def upgrade(url: str | None = None, revision: str = "heads") -> None:
+    """Migrate the database at ``url`` up to ``revision`` (default: every newest head)."""
     command.upgrade(alembic_config(url), revision)
 
 
@@ -38,16 +38,19 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def current_revision(url: str | None = None) -> str | None:
-    """The revision the database at ``url`` is at, or None when it was never migrated."""
+def current_revisions(url: str | None = None) -> set[str]:
+    """The revisions the database at ``url`` is at (empty when it was never migrated)."""
     with get_engine(url).connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def head_revision() -> str:
-    """The newest revision among the migration scripts."""
+def head_revisions() -> set[str]:
+    """The newest revision(s) among the migration scripts (one, unless branches are open)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    assert head is not None
-    return head
+    return set(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def is_current(url: str | None = None) -> bool:
+    """True when the database at ``url`` is at the newest schema."""
+    return current_revisions(url) == head_revisions()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-from geo.db.models import Base
+from geo.db.all_models import Base
 from geo.db.session import get_engine
 
 config = context.config

@@ -1,0 +1,12 @@
+"""Every model module, imported so that ``Base.metadata`` holds the whole schema.
+
+Alembic's environment and the schema test import ``Base`` from here. A new module of models
+adds one import line below.
+"""
+
+from __future__ import annotations
+
+from geo.db import models_load  # noqa: F401  (registers its tables)
+from geo.db.models import Base
+
+__all__ = ["Base"]
