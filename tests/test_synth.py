@@ -17,8 +17,9 @@ from pyproj import CRS
 
 from geo._errors import ConfigError, CRSError, DataError
 from geo._synth_alloc import allocate, cn_number
+from geo._synth_geom import tile
 from geo.frames import ADMIN_COLUMNS, FIVE_COLOURS, HOUSEHOLD_COLUMNS, County
-from geo.profiles import load_profile
+from geo.profiles import Profile, load_profile
 from geo.synth import STEPS, generate_county
 
 SEED = 7
@@ -355,6 +356,67 @@ def test_allocate_is_proportional_and_refuses_impossible():
 )
 def test_cn_number(k, text):
     assert cn_number(k) == text
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 12), st.integers(0, 2**32 - 1))
+def test_tile_covers_the_region_without_overlap(n, seed):
+    rng = np.random.default_rng(seed)
+    region = shapely.Polygon([(0, 0), (100, 0), (100, 60), (40, 30), (0, 80)])  # concave
+    pts = rng.uniform((0, 0), (100, 80), size=(4 * n, 2))
+    pts = pts[shapely.contains_xy(region, pts[:, 0], pts[:, 1])][:n]
+    cells = tile(region, pts)
+    assert len(cells) == len(pts)
+    assert shapely.contains_xy(cells, pts[:, 0], pts[:, 1]).all()  # aligned with the seeds
+    assert_tiles(gpd.GeoDataFrame(geometry=cells), region)
+
+
+@st.composite
+def small_profiles(draw) -> Profile:
+    """Random valid small profiles, with and without a county seat or a cell total."""
+    t, s = draw(st.integers(1, 3)), draw(st.integers(0, 2))
+    v = t + s + draw(st.integers(0, 4))
+    nu = v + draw(st.integers(0, 15))
+    cells = v + draw(st.integers(0, 20))
+    hh = max(nu, draw(st.integers(30 * cells, 50 * cells)))
+    return Profile(
+        name="drawn",
+        name_zh="抽县",
+        county_code="999009",
+        centre_lonlat=(110.0, 35.0),
+        area_km2=draw(st.floats(20, 200)),
+        townships=t,
+        subdistricts=s,
+        villages=v,
+        natural_units=nu,
+        households=hh,
+        residents=draw(st.integers(hh // 2, 4 * hh)),
+        cell_min=30,
+        cell_max=50,
+        seat_share=draw(st.floats(0.05, 0.5)) if s else 0.0,
+        cells=cells if draw(st.booleans()) else None,
+    )
+
+
+@settings(max_examples=6, deadline=None)
+@given(small_profiles(), st.integers(0, 1000))
+def test_any_valid_profile_gets_its_exact_counts(profile, seed):
+    county = generate_county(profile, seed=seed)
+    assert county.counts() == {
+        "townships": profile.level1,
+        "villages": profile.villages,
+        "natural_units": profile.natural_units,
+        "households": profile.households,
+        "residents": profile.residents,
+    }
+    per_village = county.households.groupby("village_code").size()
+    assert all(feasible(int(n)) for n in per_village)
+    if profile.cells is not None:
+        assert sum(county.meta["village_cells"].values()) == profile.cells
+    crs = county.meta["metric_crs"]
+    hh = county.households.to_crs(crs)
+    assert_no_overlap(hh.geometry.to_numpy())
+    assert_contained(hh, county.natural_units.to_crs(crs), "natural_unit_code")
 
 
 # --- full-size profiles (slow) ---------------------------------------------------------------
