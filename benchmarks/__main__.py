@@ -9,9 +9,8 @@ from pathlib import Path
 
 
 def main() -> int:
-    names = sorted(
-        m.name for m in pkgutil.iter_modules([str(Path(__file__).parent]) if m.name.startswith("bench_")
-    )
+    modules = pkgutil.iter_modules([str(Path(__file__).parent)])
+    names = sorted(m.name for m in modules if m.name.startswith("bench_"))
     only = set(sys.argv[1:])
     for name in names:
         if only and name not in only:
