@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 __all__ = [
@@ -149,8 +148,3 @@ def lot_templates(aspects: tuple[float, ...], half: int) -> np.ndarray:
         order = np.argsort(d, kind="stable")
         out[a] = np.c_[i[order], j[order]]
     return out
-
-
-def point_xy(p: Point) -> tuple[float, float]:
-    """``(x, y)`` of a point."""
-    return float(p.x), float(p.y)

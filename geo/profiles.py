@@ -58,7 +58,8 @@ class Profile:
     county_code : str
         Six-digit statistical division code, e.g. ``"640323"``.
     centre_lonlat : tuple of float
-        Longitude and latitude of the county seat, degrees (EPSG:4326).
+        Longitude and latitude of the county's centre, degrees (EPSG:4326); the synthetic
+        county seat is put there.
     area_km2 : float
         Approximate county area, km².
     townships, subdistricts : int
