@@ -101,18 +101,46 @@ def _within(size: int, lo: int, hi: int) -> bool:
 
 
 def run_village(job: VillageJob) -> VillageResult:
-    """Partition (unless labels are given), tessellate and repair one village."""
+    """Partition (unless labels are given), tessellate and repair one village.
+
+    When the fast partition leaves a cell in pieces that the repair cannot join, the
+    slower strategies of :func:`partition_village` are tried and the result with the fewest
+    cells in pieces is kept (the first, on a tie).
+    """
     shapely.prepare(job.village)
-    if job.labels is None:
-        labels = partition_village(
-            job.rep_xy, job.natural_units, job.village, job.min_size, job.max_size
-        )
-    else:
-        labels = job.labels.copy()
     cells = seed_cells(job.seeds, job.village) if len(job.seeds) > 1 else None
+    if job.labels is not None:
+        labels = job.labels.copy()
+        geoms, _ = tessellate(job.village, job.rep_xy, job.seeds, job.owner, labels, cells)
+        return VillageResult(code=job.code, labels=labels, geoms=geoms)
+    best = None
+    for strategy in STRATEGIES:
+        labels = partition_village(
+            job.rep_xy,
+            job.natural_units,
+            job.village,
+            job.min_size,
+            job.max_size,
+            strategy=strategy,
+        )
+        labels, geoms = _repair(job, labels, cells)
+        broken = sum(shapely.get_num_geometries(g) > 1 for g in geoms)
+        if best is None or broken < best[0]:
+            best = (broken, labels, geoms)
+        if broken == 0:
+            break
+    return VillageResult(code=job.code, labels=best[1], geoms=best[2])
+
+
+#: Partition strategies tried in turn until every cell of the village is in one piece.
+STRATEGIES = ("fast", "geodesic", "bisection")
+
+
+def _repair(job: VillageJob, labels: np.ndarray, cells) -> tuple[np.ndarray, list]:
+    """Tessellate; move detached household pieces to a neighbour where bounds allow."""
     geoms, detached = tessellate(job.village, job.rep_xy, job.seeds, job.owner, labels, cells)
-    rounds = REPAIR_ROUNDS if job.repair else 0
-    for _ in range(rounds):
+    lo, hi = job.min_size, job.max_size
+    for _ in range(REPAIR_ROUNDS if job.repair else 0):
         if not detached:
             break
         sizes = np.bincount(labels)
@@ -122,7 +150,6 @@ def run_village(job: VillageJob) -> VillageResult:
             if m == 0 or sizes[cell] - m <= 0:
                 continue
             for to in neighbour_for(cell, members, geoms, job.rep_xy):
-                lo, hi = job.min_size, job.max_size
                 src_ok = _within(sizes[cell] - m, lo, hi) >= _within(sizes[cell], lo, hi)
                 dst_ok = _within(sizes[to] + m, lo, hi) >= _within(sizes[to], lo, hi)
                 if src_ok and dst_ok:
@@ -134,7 +161,7 @@ def run_village(job: VillageJob) -> VillageResult:
         if not moved:
             break
         geoms, detached = tessellate(job.village, job.rep_xy, job.seeds, job.owner, labels, cells)
-    return VillageResult(code=job.code, labels=labels, geoms=geoms)
+    return labels, geoms
 
 
 def _run_chunk(jobs: list[VillageJob]) -> list[VillageResult]:

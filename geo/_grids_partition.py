@@ -104,7 +104,13 @@ def delaunay_edges(xy: np.ndarray, village: shapely.Geometry | None) -> tuple[np
         mid = (xy[i] + xy[j]) / 2
         inside = shapely.contains_xy(village, mid[:, 0], mid[:, 1])
     else:
-        inside = shapely.intersects(village, dual)
+        # a dual edge with an end inside the village crosses it; test the rest exactly
+        ends = shapely.get_coordinates(dual).reshape(-1, 2, 2)
+        inside = shapely.contains_xy(village, ends[:, 0, 0], ends[:, 0, 1])
+        inside |= shapely.contains_xy(village, ends[:, 1, 0], ends[:, 1, 1])
+        rest = ~inside
+        if rest.any():
+            inside[rest] = shapely.intersects(village, dual[rest])
     return i, j, d, inside
 
 
@@ -256,8 +262,14 @@ def bisect_group(
     graph: csr_matrix,
     sizes: list[int],
     out: list[np.ndarray],
+    weak: np.ndarray | None = None,
 ) -> None:
-    """Cut households ``idx`` into ``len(sizes)`` leaves of the given sizes (appended to out)."""
+    """Cut households ``idx`` into ``len(sizes)`` leaves of the given sizes (appended to out).
+
+    The cut is straight (principal axis) where no household of the group has a weak link
+    (``weak``: True where a Delaunay edge of the household leaves the village), else it
+    follows graph distances.
+    """
     if len(sizes) == 1:
         out.append(idx)
         return
@@ -266,17 +278,19 @@ def bisect_group(
     n_a = sum(sizes_a)
     pts = xy[idx]
     proj = principal_projection(pts)
-    s, t = int(np.argmin(proj)), int(np.argmax(proj))
-    sub = graph[idx][:, idx]
-    dist = dijkstra(sub, directed=False, indices=[s, t])
-    finite = np.isfinite(dist)
-    if not finite.all():
-        big = np.abs(proj).max() * 1e6 + 1.0
-        dist = np.where(finite, dist, big)
-    key = dist[0] - dist[1]
-    order = np.lexsort((proj, key))
-    bisect_group(idx[order[:n_a]], xy, graph, sizes_a, out)
-    bisect_group(idx[order[n_a:]], xy, graph, sizes_b, out)
+    if weak is not None and not weak[idx].any():
+        order = np.argsort(proj, kind="stable")
+    else:
+        s, t = int(np.argmin(proj)), int(np.argmax(proj))
+        sub = graph[idx][:, idx]
+        dist = dijkstra(sub, directed=False, indices=[s, t])
+        finite = np.isfinite(dist)
+        if not finite.all():
+            big = np.abs(proj).max() * 1e6 + 1.0
+            dist = np.where(finite, dist, big)
+        order = np.lexsort((proj, dist[0] - dist[1]))
+    bisect_group(idx[order[:n_a]], xy, graph, sizes_a, out, weak)
+    bisect_group(idx[order[n_a:]], xy, graph, sizes_b, out, weak)
 
 
 def partition_village(
@@ -285,6 +299,8 @@ def partition_village(
     village: shapely.Geometry | None,
     min_size: int,
     max_size: int,
+    *,
+    strategy: str = "fast",
 ) -> np.ndarray:
     """Cell label (0..k-1, Hilbert-numbered) of each household of one village.
 
@@ -296,6 +312,11 @@ def partition_village(
         Natural unit of each household, any integers.
     village : shapely geometry or None
         Village polygon in the same CRS (used to weaken Delaunay edges that leave it).
+    strategy : {"fast", "geodesic", "bisection"}
+        ``"fast"``: straight cuts except near weak links, then size-constrained k-means;
+        ``"geodesic"``: every cut follows graph distance, then k-means; ``"bisection"``: graph
+        cuts only (no k-means).  The alternatives are fall-backs for villages where the fast
+        result leaves a cell in pieces.
     """
     n = len(xy)
     if n == 0:
@@ -310,11 +331,18 @@ def partition_village(
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.diff(groups[order])) + 1
     keep = inside & (groups[i] == groups[j])
+    # households with a weak link (across a bay or the rim): cuts near them follow graph
+    # distance; elsewhere a straight cut along the principal axis is as good and cheaper
+    weak = np.zeros(n, dtype=bool)
+    weak[i[~inside]] = True
+    weak[j[~inside]] = True
+    if strategy != "fast":
+        weak[:] = True
     for members in np.split(order, bounds):
         k = choose_cell_count(len(members), min_size, max_size)
         parts: list[np.ndarray] = []
-        bisect_group(members, xy, graph, leaf_sizes(len(members), k), parts)
-        if k > 1 and is_feasible(len(members), min_size, max_size):
+        bisect_group(members, xy, graph, leaf_sizes(len(members), k), parts, weak)
+        if k > 1 and strategy != "bisection" and is_feasible(len(members), min_size, max_size):
             parts = refine_group(members, parts, xy, i[keep], j[keep], min_size, max_size)
         leaves.extend(parts)
     return number_leaves(leaves, xy, n)
@@ -329,7 +357,7 @@ def refine_group(
     min_size: int,
     max_size: int,
     *,
-    lloyd: int = 6,
+    lloyd: int = 4,
 ) -> list[np.ndarray]:
     """Make the cells of one group more compact, keeping sizes within bounds.
 

@@ -29,9 +29,9 @@ def spread_duplicates(xy: np.ndarray) -> np.ndarray:
     """``xy`` with exact duplicate points spread on a small circle (deterministic)."""
     if len(xy) < 2:
         return xy
-    key = np.round(xy, 3)
-    _, inv, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-    inv = inv.ravel()
+    mm = np.round((xy - xy.min(axis=0)) * 1000).astype(np.int64)  # millimetres
+    key = mm[:, 0] * (int(mm[:, 1].max()) + 1) + mm[:, 1]
+    _, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
     if counts.max() == 1:
         return xy
     out = xy.copy()
