@@ -66,10 +66,24 @@ def _database_url() -> str:
 
 
 @db_app.command("up")
-def db_up() -> None:
+def db_up(
+    server_only: Annotated[
+        bool, typer.Option("--server-only", help="Only make sure the server runs (for tests).")
+    ] = False,
+) -> None:
     """Make sure PostGIS runs and the database exists and is migrated (idempotent)."""
+    from geo.db import provision
+
     with _one_line_errors():
         started = time.perf_counter()
+        if server_only:
+            settings = get_settings()
+            if settings.database_url:
+                _say("DATABASE_URL is set: using it, provisioning nothing")
+            else:
+                provision.ensure_server(settings, say=_say)
+            out.print(f"server ready ({time.perf_counter() - started:.1f} s)")
+            return
         url = _database_url()
         shown = url.split("@")[-1]
         out.print(f"database ready: {shown} ({time.perf_counter() - started:.1f} s)")

@@ -78,7 +78,7 @@ test)
     # real browser.
     apt_install gdal-bin chromium fonts-wqy-zenhei
     say "PostGIS: provision the server (the tests create and drop their own databases)"
-    "$VENV/bin/wangge" db up
+    "$VENV/bin/wangge" db up --server-only
     say "tests"
     exec "$VENV/bin/python" -m pytest "$@"
     ;;

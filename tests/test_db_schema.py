@@ -9,6 +9,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from geo._errors import DatabaseError
 from geo.db import io, migrate
 from geo.db.all_models import Base
 from geo.db.session import get_engine
@@ -155,3 +156,18 @@ def test_incident_history_is_append_only(loaded: Connection) -> None:
     )
     assert "append-only" in _fails(loaded, "UPDATE incident_event SET note = 'rewritten'")
     assert "append-only" in _fails(loaded, "DELETE FROM incident_event")
+
+
+def test_database_from_another_version_is_a_clear_error(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url)
+    with get_engine(empty_db_url).begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
+    try:
+        with pytest.raises(DatabaseError, match=r"f00dfeed.*wangge db reset"):
+            migrate.is_current(empty_db_url)
+    finally:
+        with get_engine(empty_db_url).begin() as conn:
+            conn.execute(text("DELETE FROM alembic_version"))
+            for head in migrate.head_revisions():
+                conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": head})
+    assert migrate.is_current(empty_db_url)

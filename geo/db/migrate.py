@@ -12,7 +12,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 
+from geo._errors import DatabaseError
 from geo.db.session import get_engine, normalise_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -51,6 +53,31 @@ def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(cfg).get_heads())
 
 
+def _known(scripts: ScriptDirectory, revision: str) -> bool:
+    try:
+        return scripts.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def is_current(url: str | None = None) -> bool:
-    """True when the database at ``url`` is at the newest schema."""
-    return current_revisions(url) == head_revisions()
+    """True when the database at ``url`` is at the newest schema.
+
+    Raises
+    ------
+    DatabaseError
+        When the database carries a revision these migration scripts do not know (it was
+        migrated by a newer or another checkout of Wangge).
+    """
+    current, heads = current_revisions(url), head_revisions()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    scripts = ScriptDirectory.from_config(cfg)
+    unknown = sorted(r for r in current if not _known(scripts, r))
+    if unknown:
+        raise DatabaseError(
+            f"the database is at revision {', '.join(unknown)}, which this checkout does not "
+            "know (migrated by another version of Wangge); use that version, or start over "
+            "with `wangge db reset`"
+        )
+    return current == heads
