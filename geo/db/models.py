@@ -16,6 +16,7 @@ from datetime import datetime
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
@@ -143,7 +144,12 @@ class HouseholdColourEvent(Base):
 
 
 class GridPlan(Base):
-    """A versioned grid plan of a county: a draft until published; one published at a time."""
+    """A versioned grid plan of a county: a draft until published; one published at a time.
+
+    ``version`` goes up by one with every edit (optimistic locking: an edit names the version
+    it was made against); ``updated_at``/``updated_by`` record the last change, ``metrics``
+    the plan-level figures and ``params`` the build parameters (bounds, seed, metric CRS).
+    """
 
     __tablename__ = "grid_plan"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -159,6 +165,11 @@ class GridPlan(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_by: Mapped[str] = mapped_column(Text, server_default="system")
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str | None] = mapped_column(Text)
+    metrics: Mapped[dict | None] = mapped_column(JSONB)
+    params: Mapped[dict | None] = mapped_column(JSONB)
     __table_args__ = (
         CheckConstraint(_in("status", PLAN_STATUSES), name="status"),
         CheckConstraint("version >= 1", name="version_pos"),
@@ -187,6 +198,9 @@ class GridCell(Base):
     area_m2: Mapped[float | None] = mapped_column(Float)
     polsby_popper: Mapped[float | None] = mapped_column(Float)
     flag_reason: Mapped[str | None] = mapped_column(Text)
+    contiguous: Mapped[bool | None] = mapped_column(Boolean)
+    natural_units_split: Mapped[int | None] = mapped_column(Integer)
+    within_bounds: Mapped[bool | None] = mapped_column(Boolean)
     geom = mapped_column(_geom("MULTIPOLYGON"), nullable=False)
     __table_args__ = (
         CheckConstraint("households >= 0 AND residents >= 0", name="counts_nonneg"),
