@@ -119,16 +119,19 @@ def bench_gi_vs_esda(rng: np.random.Generator) -> None:
         t_esda, ref = best_of(
             lambda: esda.G_Local(y, graph, transform="B", star=True, permutations=0), repeat=1
         )
-    t_ours, gi = best_of(lambda: hotspots.GiStar(fdr=True).fit(y, w), repeat=5)
+    # like for like: esda returns z and normal p-values, no FDR
+    t_ours, gi = best_of(lambda: hotspots.GiStar(fdr=False).fit(y, w), repeat=5)
+    t_fdr, _ = best_of(lambda: hotspots.GiStar(fdr=True).fit(y, w), repeat=5)
     diff = np.abs(gi.z_ - ref.Zs).max()
     ratio = t_esda / t_ours
     row(f"esda G_Local, {len(cells):,} hexagons (baseline)", f"{t_esda:.2f} s", "", None)
     row(
-        "GiStar.fit incl. FDR + bins",
+        "GiStar.fit: z, p, bins (esda's outputs)",
         f"{t_ours * 1000:.1f} ms = {ratio:,.0f}x faster",
         ">= 50x",
         ratio >= 50,
     )
+    row("GiStar.fit with FDR (BH) as well", f"{t_fdr * 1000:.1f} ms", "", None)
     row("max |z - esda z|", f"{diff:.1e}", "<= 1e-9", diff <= 1e-9)
 
 
