@@ -7,16 +7,15 @@ Each test that takes ``conn`` runs inside a transaction that is rolled back afte
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Connection, Engine
 
-from geo.db import migrate, provision
+from geo.db import provision
 from geo.db.session import get_engine
 from geo.settings import get_settings
+from tests._databases import scratch_database
 
 
 def _server_url() -> str:
@@ -36,24 +35,15 @@ def server_url() -> str:
 @pytest.fixture(scope="session")
 def empty_db_url(server_url: str) -> Iterator[str]:
     """A brand-new database with nothing but the postgis extension; dropped afterwards."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    name = f"wangge_test_empty_{worker}_{uuid.uuid4().hex[:8]}"
-    url = provision.create_database(server_url, name)
-    yield url
-    get_engine(url).dispose()
-    provision.drop_database(server_url, name)
+    with scratch_database(server_url, "empty", migrated=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def db_url(server_url: str) -> Iterator[str]:
     """A fresh database migrated to head for this test run; dropped afterwards."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    name = f"wangge_test_{worker}_{uuid.uuid4().hex[:8]}"
-    url = provision.create_database(server_url, name)
-    migrate.upgrade(url)
-    yield url
-    get_engine(url).dispose()
-    provision.drop_database(server_url, name)
+    with scratch_database(server_url, "run") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -10,10 +9,11 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from geo.cli import app
-from geo.db import io, provision
+from geo.db import io
 from geo.db.session import get_engine
 from geo.profiles import load_profile
 from tests._county_fixture import tiny_county
+from tests._databases import scratch_database
 
 pytestmark = pytest.mark.db
 runner = CliRunner()
@@ -79,12 +79,9 @@ def test_reset_refuses_a_database_url(env: str) -> None:
 @pytest.fixture
 def fresh_db(server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An empty database of its own (the CLI commits what it writes)."""
-    name = f"wangge_test_cli_{uuid.uuid4().hex[:8]}"
-    url = provision.create_database(server_url, name)
-    monkeypatch.setenv("DATABASE_URL", url)
-    yield url
-    get_engine(url).dispose()
-    provision.drop_database(server_url, name)
+    with scratch_database(server_url, "cli") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        yield url
 
 
 def test_synth_small_migrates_writes_and_keeps_on_second_run(fresh_db: str) -> None:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from geo.db import io, migrate, provision
-from geo.db.session import get_engine
 from tests._browser import CHROMIUM, CHROMIUM_ARGS, leaflet_frame, streamlit_server
 from tests._county_fixture import tiny_county
+from tests._databases import scratch_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.slow]
 
@@ -21,14 +19,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def dashboard_db(server_url: str) -> Iterator[str]:
     """A committed database holding the tiny county (the dashboards run in another process)."""
-    name = f"wangge_test_dash_{uuid.uuid4().hex[:8]}"
-    url = provision.create_database(server_url, name)
-    migrate.upgrade(url)
-    with get_engine(url).begin() as conn:
-        io.write_county(conn, tiny_county())
-    yield url
-    get_engine(url).dispose()
-    provision.drop_database(server_url, name)
+    with scratch_database(server_url, "dash", county=tiny_county()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +61,7 @@ def test_overview_shows_hierarchy_counts_and_township_map(
 
 
 def test_empty_database_says_what_to_do(server_url: str, browser) -> None:
-    name = f"wangge_test_dash_empty_{uuid.uuid4().hex[:8]}"
-    url = provision.create_database(server_url, name)
-    migrate.upgrade(url)
-    try:
-        with streamlit_server(url) as base:
-            page = browser.new_page()
-            page.goto(base)
-            page.get_by_text("wangge synth").first.wait_for(timeout=30_000)
-    finally:
-        get_engine(url).dispose()
-        provision.drop_database(server_url, name)
+    with scratch_database(server_url, "dash_empty") as url, streamlit_server(url) as base:
+        page = browser.new_page()
+        page.goto(base)
+        page.get_by_text("wangge synth").first.wait_for(timeout=30_000)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,10 +9,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from geo.db import io, migrate, provision
-from geo.db.session import get_engine
 from geo.settings import ROOT
 from tests._county_fixture import tiny_county
+from tests._databases import scratch_database
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -21,14 +19,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 @pytest.fixture(scope="module")
 def notebook_db(server_url: str) -> Iterator[str]:
-    name = f"wangge_test_nb_{uuid.uuid4().hex[:8]}"
-    url = provision.create_database(server_url, name)
-    migrate.upgrade(url)
-    with get_engine(url).begin() as conn:
-        io.write_county(conn, tiny_county())
-    yield url
-    get_engine(url).dispose()
-    provision.drop_database(server_url, name)
+    with scratch_database(server_url, "nb", county=tiny_county()) as url:
+        yield url
 
 
 def test_there_are_notebooks() -> None:
