@@ -27,9 +27,11 @@ _MODULES = (
     "load",
     "maps",
     "plans",
+    "profiles",
     "projection",
     "settings",
     "synth",
+    "synth_activity",
 )
 
 __all__ = [*_MODULES, "__version__"]
