@@ -64,3 +64,72 @@ def suppress_small(
         out[column] = out[column].astype(float).where(~small, np.nan)
     out["suppressed"] = small
     return out
+
+
+def household_points(
+    con: Connection | Engine, county_code: str, *, with_colour: bool = False
+) -> gpd.GeoDataFrame:
+    """Households of a county as their stored points on surface (EPSG:4326).
+
+    Columns: code, natural_unit_code, village_code, residents, residents_at_home, and
+    ``colour`` only with ``with_colour`` -- five-colour status is personal data: pass it on
+    to aggregates, never to a public or wall view.  The input of ``geo.heatmaps``,
+    ``geo.coverage`` and ``geo.hotspots`` when they work from the database.
+    """
+    colour = ", colour" if with_colour else ""
+    return read_frame(
+        con,
+        "SELECT code, natural_unit_code, village_code, residents, residents_at_home"
+        f"{colour}, point AS geom FROM household WHERE code LIKE :county ORDER BY code",
+        params={"county": f"{county_code}%"},
+    )
+
+
+def service_points(
+    con: Connection | Engine, county_code: str, *, kind: str | None = None
+) -> gpd.GeoDataFrame:
+    """Service points of a county (optionally one ``kind``): code, kind, name, village_code."""
+    return read_frame(
+        con,
+        "SELECT s.code, s.kind, s.name, s.village_code, s.geom FROM service_point s "
+        "WHERE coalesce(s.village_code, s.code) LIKE :county "
+        "AND (CAST(:kind AS text) IS NULL OR s.kind = :kind) ORDER BY s.code",
+        params={"county": f"{county_code}%", "kind": kind},
+    )
+
+
+def visits(
+    con: Connection | Engine, county_code: str, *, since: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """Visits to the county's households (household_code, worker_code, visited_at, UTC)."""
+    query = (
+        "SELECT v.household_code, v.worker_code, v.visited_at FROM visit v "
+        "WHERE v.household_code LIKE :county "
+        "AND (CAST(:since AS timestamptz) IS NULL OR v.visited_at >= :since) "
+        "ORDER BY v.visited_at"
+    )
+    frame = pd.read_sql(text(query), con, params={"county": f"{county_code}%", "since": since})
+    frame["visited_at"] = pd.to_datetime(frame["visited_at"], utc=True)
+    return frame
+
+
+def plan_cells(con: Connection | Engine, plan_id: int) -> gpd.GeoDataFrame:
+    """Cells of a stored plan (code, village_code, households, residents, area, PP, flag)."""
+    return read_frame(
+        con,
+        "SELECT code, village_code, households, residents, area_m2, polsby_popper, "
+        "flag_reason, geom FROM grid_cell WHERE plan_id = :plan ORDER BY code",
+        params={"plan": plan_id},
+    )
+
+
+def plan_assignment(con: Connection | Engine, plan_id: int) -> pd.DataFrame:
+    """The household -> cell assignment of a stored plan (household_code, cell_code)."""
+    return pd.read_sql(
+        text(
+            "SELECT household_code, cell_code FROM cell_assignment WHERE plan_id = :plan "
+            "ORDER BY household_code"
+        ),
+        con,
+        params={"plan": plan_id},
+    )
