@@ -1,0 +1,124 @@
+"""``wangge load KIND FILE`` and ``wangge export plan PLAN_ID FILE``.
+
+Registered in :mod:`geo.cli` with::
+
+    from geo._cli_io import export_app, load_command
+    app.command("load")(load_command)
+    app.add_typer(export_app, name="export")
+
+``app`` below holds both, for testing them on their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geo.cli import _one_line_errors, err, out
+
+app = typer.Typer(help="Load county files and export plans.", no_args_is_help=True)
+export_app = typer.Typer(help="Export plans to GIS files.", no_args_is_help=True)
+
+
+def load_command(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="county, townships, villages, natural_units, households, service_points, "
+            "workers, visits or incidents."
+        ),
+    ],
+    file: Annotated[Path, typer.Argument(help="GPKG, GeoJSON, SHP, Parquet, FGB or CSV file.")],
+    crs: Annotated[
+        str | None, typer.Option(help="CRS of a file that declares none, e.g. EPSG:4490.")
+    ] = None,
+    gcj02: Annotated[
+        bool, typer.Option("--gcj02", help="Coordinates are GCJ-02 (Chinese phone maps).")
+    ] = False,
+    swap_xy: Annotated[
+        bool, typer.Option("--swap-xy", help="The file has latitude first: swap x and y.")
+    ] = False,
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename a column: OLD=NEW (repeatable).")
+    ] = None,
+    layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer file.")] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Encoding of a Shapefile .dbf (default: .cpg/sniffed).")
+    ] = None,
+    allow_quarantine: Annotated[
+        bool,
+        typer.Option("--allow-quarantine", help="Exit 0 even if rows were quarantined."),
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only read and validate; no database.")
+    ] = False,
+) -> None:
+    """Load FILE as KIND: validate every row, quarantine bad rows, upsert the rest.
+
+    Exits 1 when any row was quarantined, unless --allow-quarantine.
+    """
+    from geo import load
+
+    with _one_line_errors():
+        columns = load.parse_mapping(mapping)
+        options = {
+            "columns": columns,
+            "crs": crs,
+            "gcj02": gcj02,
+            "swap_xy": swap_xy,
+            "layer": layer,
+            "encoding": encoding,
+        }
+        if check:
+            checked = load.check_file(file, kind, **options)
+            out.print(load.summary(checked), highlight=False, markup=False)
+            quarantined = checked.quarantined
+        else:
+            from geo.cli import _database_url
+            from geo.db.session import get_engine
+
+            report = load.load_file(get_engine(_database_url()), file, kind, **options)
+            out.print(report.summary(), highlight=False, markup=False)
+            quarantined = report.quarantined
+    if quarantined and not allow_quarantine:
+        err.print(
+            f"{quarantined:,} rows quarantined (see the quarantine table); "
+            "pass --allow-quarantine to accept that",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+@export_app.command("plan")
+def export_plan(
+    plan_id: Annotated[int, typer.Argument(help="Id of the grid plan.")],
+    file: Annotated[Path, typer.Argument(help="Target file (.gpkg, .geojson, .parquet, ...).")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="gpkg, geojson, parquet, shp or csv (default: suffix)."),
+    ] = None,
+    households: Annotated[
+        bool,
+        typer.Option(
+            "--households", help="Include households (personal data: only for their owners)."
+        ),
+    ] = False,
+) -> None:
+    """Export grid plan PLAN_ID (cells, and households with --households) to FILE."""
+    from geo import export
+    from geo.cli import _database_url
+    from geo.db.session import get_engine
+
+    with _one_line_errors():
+        engine = get_engine(_database_url())
+        written = export.plan_to_file(
+            engine, plan_id, file, driver=fmt, include_households=households
+        )
+        for path in written:
+            out.print(f"wrote {path}", highlight=False)
+
+
+app.command("load")(load_command)
+app.add_typer(export_app, name="export")
