@@ -26,8 +26,12 @@ def make_village(
     code: str = "640323101001",
     hamlets: int | None = None,
     offset_m: tuple[float, float] = (0.0, 0.0),
+    courtyards: bool = True,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """``(households, natural_units, villages)`` of one synthetic village, EPSG:4326."""
+    """``(households, natural_units, villages)`` of one synthetic village, EPSG:4326.
+
+    Households are 12 m courtyard squares, or their centre points if ``courtyards`` is False.
+    """
     rng = np.random.default_rng(seed)
     hamlets = hamlets or max(2, n_households // 40)
     radius = np.sqrt(n_households * SPACING_M**2 * 3.0 / np.pi)
@@ -67,7 +71,7 @@ def make_village(
             "residents_at_home": 1,
             "colour": "green",
         },
-        geometry=lonlat(squares),
+        geometry=lonlat(squares if courtyards else shapely.points(xy)),
         crs=4326,
     )
     used = np.unique(unit)

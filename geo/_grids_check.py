@@ -202,9 +202,9 @@ def violations(plan, households: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | 
     hh = households.set_index("code")
     ok = a["household_code"].isin(hh.index) & a["cell_code"].isin(known)
     if ok.any():
-        from geo.grids import _points
+        from geo._grids_build import rep_points
 
-        pts = _points(hh.loc[a.loc[ok, "household_code"]].geometry)
+        pts = rep_points(hh.loc[a.loc[ok, "household_code"]].geometry)
         cgeom = cells.set_index("code").geometry.reindex(a.loc[ok, "cell_code"]).values
         inside = shapely.intersects(cgeom, pts)
         sel = a.loc[ok][~inside]

@@ -357,7 +357,7 @@ def refine_group(
     min_size: int,
     max_size: int,
     *,
-    lloyd: int = 4,
+    lloyd: int = 10,
 ) -> list[np.ndarray]:
     """Make the cells of one group more compact, keeping sizes within bounds.
 
@@ -379,7 +379,7 @@ def refine_group(
     sel = (pos[ei] >= 0) & (pos[ej] >= 0)
     gi, gj = pos[ei[sel]], pos[ej[sel]]
     best = labels.copy()
-    K = min(k, 8)
+    K = k if len(members) * k <= 2_000_000 else min(k, 16)
     w = np.zeros(k)
     for _ in range(lloyd):
         counts = np.bincount(labels, minlength=k)
@@ -413,9 +413,15 @@ def _nearest_centres(pts: np.ndarray, centres: np.ndarray, K: int) -> tuple[np.n
 
 
 def _capacitated(d2, idx, w, k, lo, hi, max_rounds: int | None = None):
-    """Power-diagram assignment with sizes in ``[lo, hi]`` (adjusts ``w`` in place)."""
+    """Power-diagram assignment with sizes in ``[lo, hi]`` (adjusts ``w`` in place).
+
+    Each round moves the worst cell's weight by the exact margin that sends its surplus out
+    (or pulls its deficit in).  If that cycles, the last few violations are settled by direct
+    moves of the cheapest households into cells with room (:func:`_settle`).
+    """
     rows = np.arange(len(d2))
-    rounds = max_rounds or 10 * k + 50
+    rounds = max_rounds or 4 * k + 20
+    lab = cost = None
     for _ in range(rounds):
         cost = d2 - w[idx]
         b = np.argmin(cost, axis=1)
@@ -433,7 +439,7 @@ def _capacitated(d2, idx, w, k, lo, hi, max_rounds: int | None = None):
             need = size[j] - hi
             margin = margin[np.isfinite(margin)]
             if len(margin) < need:
-                return None
+                break
             w[j] -= np.partition(margin, need - 1)[need - 1] * (1 + 1e-9) + 1e-9
         else:
             has = (idx == j) & (lab != j)[:, None]
@@ -441,8 +447,38 @@ def _capacitated(d2, idx, w, k, lo, hi, max_rounds: int | None = None):
             margin = cost[r, c] - best_cost[r]
             need = lo - size[j]
             if len(margin) < need:
-                return None
+                break
             w[j] += np.partition(margin, need - 1)[need - 1] * (1 + 1e-9) + 1e-9
+    if lab is None:
+        return None
+    return _settle(lab.copy(), d2 - w[idx], idx, k, lo, hi)
+
+
+def _settle(lab, cost, idx, k, lo, hi):
+    """Fix the remaining size violations by moving single households, cheapest first."""
+    rows = np.arange(len(lab))
+    size = np.bincount(lab, minlength=k)
+    own = cost[rows, np.argmax(idx == lab[:, None], axis=1)]
+    for _ in range(4 * len(lab)):
+        over, under = np.flatnonzero(size > hi), np.flatnonzero(size < lo)
+        if len(over) == 0 and len(under) == 0:
+            return lab
+        if len(over):
+            j = int(over[0])
+            room = (size < hi)[idx] & (idx != j)
+            cand = np.where(room & (lab == j)[:, None], cost - own[:, None], np.inf)
+        else:
+            j = int(under[0])
+            give = (size > lo)[lab] & (lab != j)
+            cand = np.where((idx == j) & give[:, None], cost - own[:, None], np.inf)
+        flat = int(np.argmin(cand))
+        r, c = divmod(flat, cand.shape[1])
+        if not np.isfinite(cand[r, c]):
+            return None
+        size[lab[r]] -= 1
+        lab[r] = idx[r, c]
+        size[lab[r]] += 1
+        own[r] = cost[r, c]
     return None
 
 

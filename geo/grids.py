@@ -36,7 +36,16 @@ import shapely
 from pyproj import CRS
 
 from geo._errors import ConfigError, DataError
-from geo._grids_engine import VillageJob, household_seeds, run_villages
+from geo._grids_build import (
+    HOUSEHOLD_COLUMNS,
+    VILLAGE_COLUMNS,
+    check_bounds,
+    check_inputs,
+    codes_for,
+    rep_points,
+    tile,
+)
+from geo._grids_engine import household_seeds
 from geo._grids_partition import (
     bisect_group,
     delaunay_edges,
@@ -44,11 +53,32 @@ from geo._grids_partition import (
     is_feasible,
     leaf_sizes,
 )
-from geo.frames import check_columns
-from geo.projection import STORAGE_CRS, require_crs, same_crs, utm_crs
+from geo.projection import STORAGE_CRS, require_crs, utm_crs
 
-HOUSEHOLD_COLUMNS = ("code", "natural_unit_code", "village_code", "residents", "geometry")
-VILLAGE_COLUMNS = ("code", "geometry")
+__all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "CELL_COLUMNS",
+    "CHECK_RULES",
+    "HOUSEHOLD_COLUMNS",
+    "VILLAGE_COLUMNS",
+    "GridPlan",
+    "PlanDiff",
+    "PlanInputs",
+    "build_plan",
+    "cell_code",
+    "cells_from_assignment",
+    "check_plan",
+    "households_in_polygon",
+    "is_village_feasible",
+    "merge_cells",
+    "metric_crs",
+    "move_households",
+    "plan_diff",
+    "polsby_popper",
+    "rebuild_village",
+    "split_cell",
+]
+
 CELL_COLUMNS = (
     "code",
     "village_code",
@@ -109,7 +139,7 @@ class GridPlan:
 
     def attach(self, households: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> GridPlan:
         """This plan with the input frames attached (needed by the edit operations)."""
-        _check_inputs(households, villages)
+        check_inputs(households, villages)
         crs = CRS.from_user_input(self.params["metric_crs"])
         return replace(self, inputs=PlanInputs(households, villages, crs))
 
@@ -188,10 +218,10 @@ def build_plan(
         village is not in ``villages``.
     """
     t0 = time.perf_counter()
-    _check_bounds(min_size, max_size)
+    check_bounds(min_size, max_size)
     if n_jobs < 1:
         raise ConfigError(f"n_jobs must be >= 1, got {n_jobs}")
-    _check_inputs(households, villages, natural_units)
+    check_inputs(households, villages, natural_units)
     metric = metric_crs(villages)
     inputs = PlanInputs(households, villages, metric)
     params = {
@@ -201,8 +231,15 @@ def build_plan(
         "seed": int(seed),
         "metric_crs": metric.to_string(),
     }
-    cells, assignment = _tile(
-        inputs, households.index, None, params, repair=True, n_jobs=n_jobs, on_village=on_village
+    cells, assignment = tile(
+        inputs,
+        households.index,
+        None,
+        params,
+        cell_code,
+        repair=True,
+        n_jobs=n_jobs,
+        on_village=on_village,
     )
     return _plan(cells, assignment, params, inputs, seconds=time.perf_counter() - t0)
 
@@ -232,13 +269,15 @@ def cells_from_assignment(
     DataError
         Unknown or twice-assigned households, or a cell spanning two villages.
     """
-    _check_bounds(min_size, max_size)
-    _check_inputs(households, villages)
+    check_bounds(min_size, max_size)
+    check_inputs(households, villages)
     inputs = PlanInputs(households, villages, metric_crs(villages))
     params = {"min_size": min_size, "max_size": max_size, "county_code": None}
-    codes = _codes_for(households, assignment)
+    codes = codes_for(households, assignment)
     assigned = codes.notna()
-    cells, _ = _tile(inputs, households.index[assigned], codes[assigned], params, repair=False)
+    cells, _ = tile(
+        inputs, households.index[assigned], codes[assigned], params, cell_code, repair=False
+    )
     return cells
 
 
@@ -280,7 +319,7 @@ def households_in_polygon(
     crs = require_crs(households, name="households")
     if isinstance(polygon, gpd.GeoSeries | gpd.GeoDataFrame):
         polygon = shapely.union_all(polygon.to_crs(crs).geometry.values)
-    pts = _points(households.geometry)
+    pts = rep_points(households.geometry)
     inside = shapely.intersects_xy(polygon, shapely.get_x(pts), shapely.get_y(pts))
     return households.loc[inside, "code"]
 
@@ -351,13 +390,13 @@ def rebuild_village(
     inputs = _need_inputs(plan)
     lo = plan.params["min_size"] if min_size is None else min_size
     hi = plan.params["max_size"] if max_size is None else max_size
-    _check_bounds(lo, hi)
+    check_bounds(lo, hi)
     a = plan.assignment
     rows = a["village_code"] == village_code
     if not rows.any():
         raise DataError(f"village {village_code!r} has no households in this plan")
     params = {**plan.params, "min_size": lo, "max_size": hi}
-    cells_v, assign_v = _tile(inputs, a.index[rows], None, params, repair=True)
+    cells_v, assign_v = tile(inputs, a.index[rows], None, params, cell_code, repair=True)
     return _replace_village(plan, inputs, cells_v, assign_v, [village_code])
 
 
@@ -425,59 +464,6 @@ def _utm_zone(zone: int, north: bool) -> CRS:
     return CRS.from_epsg((32600 if north else 32700) + zone)
 
 
-def _check_bounds(min_size: int, max_size: int) -> None:
-    if not (isinstance(min_size, int | np.integer) and isinstance(max_size, int | np.integer)):
-        raise ConfigError(f"min_size and max_size must be integers, got {min_size!r}, {max_size!r}")
-    if not 1 <= min_size <= max_size:
-        raise ConfigError(f"need 1 <= min_size <= max_size, got {min_size}, {max_size}")
-
-
-def _check_inputs(households, villages, natural_units=None) -> None:
-    frames = [households, villages] + ([natural_units] if natural_units is not None else [])
-    same_crs(*frames)
-    check_columns(households, HOUSEHOLD_COLUMNS, name="households")
-    check_columns(villages, VILLAGE_COLUMNS, name="villages")
-    for name, frame in (("households", households), ("villages", villages)):
-        dup = frame["code"][frame["code"].duplicated()]
-        if len(dup):
-            raise DataError(f"{name} has duplicate code(s): {', '.join(map(str, dup[:10]))}")
-        g = np.asarray(frame.geometry.values)
-        bad = shapely.is_missing(g) | shapely.is_empty(g)
-        if bad.any():
-            raise DataError(f"{name} rows {list(frame.index[bad][:10])} have no geometry")
-    invalid = ~shapely.is_valid(np.asarray(villages.geometry.values))
-    if invalid.any():
-        codes = villages.loc[invalid, "code"][:10]
-        raise DataError(
-            f"village geometries are invalid (self-intersecting?): {', '.join(map(str, codes))}; "
-            "repair them first, e.g. with shapely.make_valid"
-        )
-    unknown = ~households["village_code"].isin(villages["code"])
-    if unknown.any():
-        codes = pd.unique(households.loc[unknown, "village_code"])[:10]
-        raise DataError(f"households refer to villages not in `villages`: {', '.join(codes)}")
-    if natural_units is not None and {"code", "parent_code"} <= set(natural_units.columns):
-        nu = natural_units.set_index("code")["parent_code"]
-        hh_nu = households[["natural_unit_code", "village_code"]].drop_duplicates()
-        parent = hh_nu["natural_unit_code"].map(nu)
-        wrong = parent.notna() & (parent != hh_nu["village_code"])
-        if wrong.any():
-            codes = hh_nu.loc[wrong, "natural_unit_code"][:10]
-            raise DataError(
-                f"natural units in another village than their households: "
-                f"{', '.join(map(str, codes))}"
-            )
-
-
-def _points(geometry: gpd.GeoSeries) -> np.ndarray:
-    geoms = np.asarray(geometry.values)
-    is_point = shapely.get_type_id(geoms) == 0
-    out = geoms.copy()
-    if (~is_point).any():
-        out[~is_point] = shapely.point_on_surface(geoms[~is_point])
-    return out
-
-
 def _need_inputs(plan: GridPlan) -> PlanInputs:
     if plan.inputs is None:
         raise ConfigError("this plan has no input frames; call plan.attach(households, villages)")
@@ -491,20 +477,6 @@ def _cell_row(plan: GridPlan, code: str) -> pd.Series:
     return rows.iloc[0]
 
 
-def _codes_for(households: gpd.GeoDataFrame, assignment: pd.DataFrame) -> pd.Series:
-    """Cell code per household (aligned with ``households``; NaN where unassigned)."""
-    check_columns(assignment, ("household_code", "cell_code"), name="assignment")
-    dup = assignment["household_code"][assignment["household_code"].duplicated()]
-    if len(dup):
-        raise DataError(f"households assigned twice: {', '.join(map(str, dup[:10]))}")
-    unknown = ~assignment["household_code"].isin(households["code"])
-    if unknown.any():
-        codes = assignment.loc[unknown, "household_code"][:10]
-        raise DataError(f"assignment names unknown households: {', '.join(map(str, codes))}")
-    mapping = assignment.set_index("household_code")["cell_code"]
-    return pd.Series(households["code"].map(mapping).to_numpy(), index=households.index)
-
-
 def cell_code(village_code: str, number: int, county_code: str | None = None) -> str:
     """``{county}-{township3}-{village3}-{cell3}`` from a 12-digit village code."""
     v = str(village_code)
@@ -513,59 +485,11 @@ def cell_code(village_code: str, number: int, county_code: str | None = None) ->
     return f"{county_code + '-' if county_code else ''}{v}-{number:03d}"
 
 
-def _tile(inputs, index, codes, params, *, repair, n_jobs=1, on_village=None):
-    """Cells and assignment for the households at ``index`` (codes given, or built)."""
-    hh = inputs.households.loc[index]
-    seeds = household_seeds(hh.geometry, inputs.metric_crs)
-    vcode = hh["village_code"].to_numpy().astype(str)
-    vgeom = inputs.villages.set_index("code").geometry.to_crs(inputs.metric_crs)
-    vfac, vuniq = pd.factorize(vcode, sort=True)
-    hh_order = np.argsort(vfac, kind="stable")
-    hh_split = np.split(hh_order, np.cumsum(np.bincount(vfac, minlength=len(vuniq)))[:-1])
-    seed_v = vfac[seeds.owner]
-    s_order = np.argsort(seed_v, kind="stable")
-    s_split = np.split(s_order, np.cumsum(np.bincount(seed_v, minlength=len(vuniq)))[:-1])
-    nu = hh["natural_unit_code"].to_numpy()
-    codes_arr = None
-    if codes is not None:
-        codes_arr = np.asarray(codes, dtype=object).astype(str)
-        spans = pd.Series(vcode).groupby(codes_arr).nunique()
-        if (spans > 1).any():
-            bad = list(spans.index[spans > 1][:10])
-            raise DataError(f"cell(s) span more than one village: {', '.join(bad)}")
-    jobs = []
-    for q, v in enumerate(vuniq):
-        members, sd = hh_split[q], s_split[q]
-        local = np.empty(len(hh), dtype=np.int64)
-        local[members] = np.arange(len(members))
-        labels = None
-        if codes_arr is not None:
-            labels = pd.factorize(codes_arr[members], sort=True)[0]
-        jobs.append(
-            VillageJob(
-                code=str(v),
-                village=vgeom.loc[v],
-                rep_xy=seeds.rep_xy[members],
-                seeds=seeds.seeds[sd],
-                owner=local[seeds.owner[sd]],
-                natural_units=pd.factorize(nu[members])[0] if codes is None else None,
-                labels=labels,
-                min_size=params["min_size"],
-                max_size=params["max_size"],
-                repair=repair,
-            )
-        )
-    results = run_villages(jobs, n_jobs=n_jobs, on_village=on_village)
-    from geo._grids_check import assemble
-
-    return assemble(hh, results, hh_split, codes_arr, params, inputs.metric_crs, cell_code)
-
-
 def _retile(plan, inputs, new_assignment, village_codes) -> GridPlan:
     rows = new_assignment["village_code"].isin(village_codes)
     idx = new_assignment.index[rows]
-    cells_v, assign_v = _tile(
-        inputs, idx, new_assignment.loc[rows, "cell_code"], plan.params, repair=False
+    cells_v, assign_v = tile(
+        inputs, idx, new_assignment.loc[rows, "cell_code"], plan.params, cell_code, repair=False
     )
     return _replace_village(plan, inputs, cells_v, assign_v, village_codes)
 
