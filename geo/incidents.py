@@ -423,7 +423,7 @@ def _check_report(conn: Connection, categories, sources, roles) -> None:
 
 
 def _check_households(conn: Connection, codes) -> None:
-    wanted = sorted({c for c in codes if c is not None})
+    wanted = sorted({c for c in codes if isinstance(c, str)})
     if not wanted:
         return
     found = set(
