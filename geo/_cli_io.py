@@ -79,7 +79,10 @@ def load_command(
             from geo.cli import _database_url
             from geo.db.session import get_engine
 
-            report = load.load_file(get_engine(_database_url()), file, kind, **options)
+            source = load.read(file, crs=crs, swap_xy=swap_xy, layer=layer, encoding=encoding)
+            report = load.load_file(
+                get_engine(_database_url()), source, kind, columns=columns, gcj02=gcj02
+            )
             out.print(report.summary(), highlight=False, markup=False)
             quarantined = report.quarantined
     if quarantined and not allow_quarantine:

@@ -61,6 +61,8 @@ __all__ = [
     "load_file",
     "load_frame",
     "parse_mapping",
+    "read",
+    "summary",
 ]
 
 
@@ -133,8 +135,35 @@ def parse_mapping(items: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def _read(path, *, layer, encoding, crs, swap_xy) -> ReadResult:
+def read(
+    path: str | Path,
+    *,
+    crs: str | int | None = None,
+    swap_xy: bool = False,
+    layer: str | None = None,
+    encoding: str | None = None,
+) -> ReadResult:
+    """Read ``path`` as it is (its own CRS, its own column names), or fail in one line.
+
+    The first step of :func:`check_file` and :func:`load_file`, for callers that want to
+    know a file is readable before they connect to a database; pass the result on to
+    :func:`load_file` in place of the path.
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read at all (missing, empty, truncated, unknown format,
+        missing sidecar); the message names the file and the fault.
+    CRSError
+        If the file has no CRS, none was given and its coordinates are not degrees.
+    """
     return read_any(path, layer=layer, encoding=encoding, crs=crs, swap_xy=swap_xy)
+
+
+def _read(path, *, layer, encoding, crs, swap_xy) -> ReadResult:
+    if isinstance(path, ReadResult):
+        return path
+    return read(path, layer=layer, encoding=encoding, crs=crs, swap_xy=swap_xy)
 
 
 def check_file(
@@ -270,7 +299,7 @@ def references(conn: Connection, kind: str) -> References:
 
 def load_file(
     con: Connection | Engine,
-    path: str | Path,
+    path: str | Path | ReadResult,
     kind: str,
     *,
     columns: dict[str, str] | None = None,
@@ -287,7 +316,8 @@ def load_file(
     the end; with a :class:`~sqlalchemy.Connection` it runs in a savepoint of the caller's
     transaction.  Either way a fatal error rolls everything back and is raised.
 
-    Parameters are those of :func:`check_file`.
+    Parameters are those of :func:`check_file`; ``path`` may also be the result of
+    :func:`read` (then ``crs``, ``swap_xy``, ``layer`` and ``encoding`` are not used).
 
     Returns
     -------
@@ -304,9 +334,7 @@ def load_file(
     result = _read(path, layer=layer, encoding=encoding, crs=crs, swap_xy=swap_xy)
     return _in_transaction(
         con,
-        lambda conn: _load(
-            conn, result, kind, columns, gcj02, snap_tolerance_m, file=str(Path(path).name)
-        ),
+        lambda conn: _load(conn, result, kind, columns, gcj02, snap_tolerance_m, file=result.file),
     )
 
 
