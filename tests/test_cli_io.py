@@ -1,4 +1,4 @@
-"""``wangge load`` and ``wangge export plan`` through Typer's CliRunner on a database of their own."""
+"""`wangge load` and `wangge export plan` via CliRunner, on a database of their own."""
 
 from __future__ import annotations
 
