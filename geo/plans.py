@@ -59,6 +59,23 @@ OP_ARGUMENTS = {
     "merge": ("a", "b"),
     "rebuild": ("village_code",),
 }
+METRIC_KEYS = (
+    "cells",
+    "households",
+    "residents",
+    "villages",
+    "share_within_bounds",
+    "mean_pp",
+    "min_size",
+    "median_size",
+    "max_size",
+    "cells_flagged",
+    "cells_non_contiguous",
+    "villages_infeasible",
+    "natural_units",
+    "natural_units_split",
+)
+"""Plan-level metrics, in display order (the keys of :attr:`geo.grids.GridPlan.metrics`)."""
 DEFAULT_BOUNDS = (30, 50)
 CELL_TOLERANCE_M = 1.0
 """How far (metres) a cell may stick out of its village before publishing refuses it."""
@@ -314,7 +331,7 @@ def load_plan(
         villages = io.read_admin(conn, "village", under=row.county_code)
         assignment = _assignment_for(conn, row.id, households)
         params.setdefault("metric_crs", grids.metric_crs(villages).to_string())
-        plan = grids.GridPlan(cells, assignment, dict(row.metrics or {}), params)
+        plan = grids.GridPlan(cells, assignment, _ordered(row.metrics), params)
         plan = plan.attach(households, villages)
     else:
         assignment = pd.read_sql(
@@ -326,7 +343,7 @@ def load_plan(
             conn,
             params={"p": row.id},
         )
-        plan = grids.GridPlan(cells, assignment, dict(row.metrics or {}), params)
+        plan = grids.GridPlan(cells, assignment, _ordered(row.metrics), params)
     return _stored(row, plan)
 
 
@@ -790,6 +807,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _ordered(metrics: dict | None) -> dict:
+    """Stored metrics (JSONB does not keep key order) in :data:`METRIC_KEYS` order."""
+    metrics = dict(metrics or {})
+    known = {k: metrics.pop(k) for k in METRIC_KEYS if k in metrics}
+    return {**known, **metrics}
 
 
 def _json(value: dict) -> str:
