@@ -6,7 +6,9 @@ Registered in :mod:`geo.cli` with::
     app.command("load")(load_command)
     app.add_typer(export_app, name="export")
 
-``app`` below holds both, for testing them on their own.
+(at the end of ``geo/cli.py``, before ``main``). ``geo.cli`` is imported inside the
+commands, so either module may be imported first. ``app`` below holds both commands, for
+testing them on their own.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from geo.cli import _one_line_errors, err, out
 
 app = typer.Typer(help="Load county files and export plans.", no_args_is_help=True)
 export_app = typer.Typer(help="Export plans to GIS files.", no_args_is_help=True)
@@ -60,6 +60,7 @@ def load_command(
     Exits 1 when any row was quarantined, unless --allow-quarantine.
     """
     from geo import load
+    from geo.cli import _one_line_errors, err, out
 
     with _one_line_errors():
         columns = load.parse_mapping(mapping)
@@ -111,7 +112,7 @@ def export_plan(
 ) -> None:
     """Export grid plan PLAN_ID (cells, and households with --households) to FILE."""
     from geo import export
-    from geo.cli import _database_url
+    from geo.cli import _database_url, _one_line_errors, out
     from geo.db.session import get_engine
 
     with _one_line_errors():
