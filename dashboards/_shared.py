@@ -38,6 +38,21 @@ def unit_summary(level: str, county_code: str) -> gpd.GeoDataFrame:
     return queries.unit_summary(engine(), level, county_code)
 
 
+@st.cache_data(ttl=TTL)
+def wall_units(county_code: str) -> gpd.GeoDataFrame:
+    """Wall map units with small counts suppressed (see geo.db.queries.wall_units)."""
+    units = queries.wall_units(engine(), county_code)
+    k = get_settings().suppress_below
+    return queries.suppress_small(
+        units, k=k, columns=["households", "residents", "incidents", "incidents_per_100"]
+    )
+
+
+@st.cache_data(ttl=TTL)
+def platform_board(county_code: str) -> pd.DataFrame:
+    return queries.platform_board(engine(), county_code)
+
+
 def init_state() -> None:
     """Session-state defaults, set once in one place."""
     st.session_state.setdefault("county_code", None)

@@ -11,9 +11,10 @@ import streamlit as st
 # streamlit was started.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-st.set_page_config(page_title="Wangge 网格", page_icon="🗺️", layout="wide")
+st.set_page_config(page_title="Wangge 网格", page_icon=":material/grid_on:", layout="wide")
 
 pages = [
-    st.Page("pages/overview.py", title="County overview", icon="🏛️", default=True),
+    st.Page("views/overview.py", title="County overview", icon=":material/map:", default=True),
+    st.Page("views/wall.py", title="Command-centre wall", icon=":material/tv:", url_path="wall"),
 ]
 st.navigation(pages).run()

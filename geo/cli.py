@@ -32,7 +32,7 @@ db_app = typer.Typer(help="Provision and migrate the PostGIS database.", no_args
 app.add_typer(db_app, name="db")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., object])
 
 
@@ -225,6 +225,15 @@ def dash(
             "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
         ]  # fmt: skip
         raise typer.Exit(subprocess.call(command))
+
+
+# Sub-commands of other modules; imported here, after the helpers above that they use.
+from geo._cli_incidents import app as incidents_app  # noqa: E402
+from geo._cli_io import export_app, load_command  # noqa: E402
+
+app.command("load")(load_command)
+app.add_typer(export_app, name="export")
+app.add_typer(incidents_app, name="incidents")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -79,7 +79,9 @@ def base_map(
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     if tiles is None:
         m.get_root().header.add_child(
-            folium.Element(f"<style>.leaflet-container {{ background: {background}; }}</style>")
+            folium.Element(
+                f"<style>.leaflet-container {{ background: {background} !important; }}</style>"
+            )
         )
     return make_offline(m) if offline else m
 
@@ -192,3 +194,33 @@ def township_map(
 def map_html(m: folium.Map) -> str:
     """The whole map as one self-contained HTML document (for a wall, a file or an iframe)."""
     return m.get_root().render()
+
+
+def wall_map(
+    units: gpd.GeoDataFrame,
+    value: str,
+    *,
+    label: str,
+    outline_frame: gpd.GeoDataFrame | None = None,
+    tolerance_m: float = 15.0,
+) -> folium.Map:
+    """The command-centre wall map: every unit coloured by ``value``, no tiles, no clutter.
+
+    ``units`` must already be aggregates with small counts suppressed (NaN values are drawn
+    in :data:`NO_DATA`). ``outline_frame`` (e.g. townships) is drawn on top in dark lines.
+    """
+    m = base_map(units, background="#0b1a2a")
+    choropleth(
+        m,
+        units,
+        value,
+        name=label,
+        tooltip={"name": "unit", value: label},
+        line_colour="#0b1a2a",
+        line_weight=0.4,
+        fill_opacity=0.9,
+        tolerance_m=tolerance_m,
+    )
+    if outline_frame is not None:
+        outline(m, outline_frame, name="townships", colour="#f0f0f0", weight=2.0)
+    return m

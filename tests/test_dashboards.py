@@ -65,3 +65,30 @@ def test_empty_database_says_what_to_do(server_url: str, browser) -> None:
         page = browser.new_page()
         page.goto(base)
         page.get_by_text("wangge synth").first.wait_for(timeout=30_000)
+
+
+def test_wall_shows_aggregates_only_with_small_counts_suppressed(
+    dashboard_db: str, browser, tmp_path: Path
+) -> None:
+    with streamlit_server(dashboard_db) as base:
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.goto(f"{base}/wall")
+        page.get_by_text("Command centre").first.wait_for(timeout=30_000)
+        frame = leaflet_frame(page)
+        page.screenshot(path=tmp_path / "wall.png")
+        metric = page.locator("[data-testid='stMetric']", has_text="Households")
+        assert metric.locator("[data-testid='stMetricValue']").inner_text() == "6"
+        html = frame.content()
+        # Both villages hold fewer than 5 households: their counts never reach the browser.
+        features = frame.evaluate(
+            "() => { const out = []; for (const k in window) { const v = window[k];"
+            " if (v && v instanceof window.L.GeoJSON) v.eachLayer(l => out.push("
+            "l.feature.properties)); } return out; }"
+        )
+        units = [f for f in features if "households" in f]  # the rest: township outlines
+        assert len(units) == 2
+        assert all(f["households"] is None for f in units)
+        assert all(set(f) <= {"name", "households", "_fill"} for f in features)
+        for code in tiny_county().households["code"]:
+            assert code not in html
+            assert code not in page.content()

@@ -133,3 +133,86 @@ def plan_assignment(con: Connection | Engine, plan_id: int) -> pd.DataFrame:
         con,
         params={"plan": plan_id},
     )
+
+
+def published_plan_id(con: Connection | Engine, county_code: str) -> int | None:
+    """The id of the county's published grid plan, or None when none is published."""
+    row = pd.read_sql(
+        text("SELECT id FROM grid_plan WHERE county_code = :c AND status = 'published'"),
+        con,
+        params={"c": county_code},
+    )
+    return None if row.empty else int(row["id"].iloc[0])
+
+
+def wall_units(con: Connection | Engine, county_code: str, *, days: int = 30) -> gpd.GeoDataFrame:
+    """The wall display's map units with aggregates (EPSG:4326).
+
+    The cells of the county's published plan when there is one, else its villages. Columns:
+    code, name, unit ('cell' or 'village'), households, residents, incidents (reported in
+    the last ``days`` days, placed by the cell/village at report time), incidents_per_100
+    (per 100 households), geometry.  Aggregates only; suppress small counts before showing.
+    """
+    plan_id = published_plan_id(con, county_code)
+    incidents = """
+        SELECT {key} AS code, count(*) AS incidents FROM incident
+        WHERE reported_at >= now() - make_interval(days => :days)
+          AND township_code LIKE :county {plan_filter}
+        GROUP BY 1
+    """
+    if plan_id is not None:
+        query = f"""
+            WITH inc AS ({incidents.format(key="cell_code", plan_filter="AND plan_id = :plan")})
+            SELECT g.code, g.code AS name, 'cell' AS unit, g.households, g.residents,
+                   coalesce(inc.incidents, 0) AS incidents, g.geom
+            FROM grid_cell g LEFT JOIN inc ON inc.code = g.code
+            WHERE g.plan_id = :plan ORDER BY g.code
+        """
+    else:
+        query = f"""
+            WITH inc AS ({incidents.format(key="village_code", plan_filter="")}),
+            hh AS (SELECT village_code AS code, count(*) AS households,
+                          sum(residents) AS residents
+                   FROM household WHERE code LIKE :county GROUP BY 1)
+            SELECT u.code, u.name, 'village' AS unit, coalesce(hh.households, 0) AS households,
+                   coalesce(hh.residents, 0) AS residents,
+                   coalesce(inc.incidents, 0) AS incidents, u.geom
+            FROM admin_unit u LEFT JOIN hh ON hh.code = u.code
+            LEFT JOIN inc ON inc.code = u.code
+            WHERE u.level = 'village' AND u.code LIKE :county ORDER BY u.code
+        """
+    frame = read_frame(
+        con, query, params={"county": f"{county_code}%", "days": days, "plan": plan_id}
+    )
+    per_100 = 100.0 * frame["incidents"] / frame["households"].where(frame["households"] > 0)
+    return frame.assign(incidents_per_100=per_100.round(2))
+
+
+def platform_board(con: Connection | Engine, county_code: str, *, days: int = 7) -> pd.DataFrame:
+    """ "One centre, N platforms": every platform with its incidents of the last ``days`` days.
+
+    Columns: platform_code, platform (name), reported, open (not yet resolved, fed back or
+    closed), overdue (open past due now), resolved_share (0..1, None without incidents).
+    Every platform of the ``platform`` table appears, with zeros when it had no incident.
+    """
+    query = """
+        WITH inc AS (
+            SELECT platform_code, count(*) AS reported,
+                   count(*) FILTER (WHERE status NOT IN ('resolved', 'fed_back', 'closed'))
+                       AS open,
+                   count(*) FILTER (WHERE status NOT IN ('resolved', 'fed_back', 'closed')
+                                    AND due_at < now()) AS overdue,
+                   count(*) FILTER (WHERE status IN ('resolved', 'fed_back', 'closed'))
+                       AS done
+            FROM incident
+            WHERE reported_at >= now() - make_interval(days => :days)
+              AND township_code LIKE :county
+            GROUP BY 1
+        )
+        SELECT p.code AS platform_code, p.name AS platform,
+               coalesce(inc.reported, 0) AS reported, coalesce(inc.open, 0) AS open,
+               coalesce(inc.overdue, 0) AS overdue,
+               CAST(inc.done AS float) / nullif(inc.reported, 0) AS resolved_share
+        FROM platform p LEFT JOIN inc ON inc.platform_code = p.code ORDER BY p.code
+    """
+    return pd.read_sql(text(query), con, params={"county": f"{county_code}%", "days": days})

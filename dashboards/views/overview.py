@@ -34,7 +34,7 @@ townships = _shared.unit_summary("township", county_code)
 st_folium(
     maps.township_map(townships),
     height=560,
-    use_container_width=True,
+    width="stretch",
     returned_objects=[],
     key="township_map",
 )
@@ -42,5 +42,5 @@ st.caption("Townships coloured by households (quantile classes). Hover for count
 st.dataframe(
     townships.drop(columns="geometry").rename(columns=str),
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
 )
