@@ -24,38 +24,44 @@ def assemble(
     cell_code: Callable[..., str],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Cells frame (EPSG:4326, with metrics) and assignment frame from village results."""
-    hh_cell = np.empty(len(hh), dtype=object)
+    n = len(hh)
+    cell_idx = np.empty(n, dtype=np.int64)  # global cell position of each household
+    village_idx = np.empty(n, dtype=np.int64)
     rec_code: list[str] = []
-    rec_village: list[str] = []
+    rec_village: list[int] = []
     rec_geom: list = []
-    for res, members in zip(results, hh_split, strict=True):
+    for q, (res, members) in enumerate(zip(results, hh_split, strict=True)):
         k = len(res.geoms)
         if codes_arr is None:
-            names = np.array(
-                [cell_code(res.code, q + 1, params.get("county_code")) for q in range(k)],
-                dtype=object,
-            )
+            county = params.get("county_code")
+            names = [cell_code(res.code, c + 1, county) for c in range(k)]
         else:
-            names = np.unique(codes_arr[members]).astype(object)
-        hh_cell[members] = names[res.labels]
-        rec_code.extend(names.tolist())
-        rec_village.extend([res.code] * k)
+            names = np.unique(codes_arr[members]).tolist()
+        cell_idx[members] = len(rec_code) + res.labels
+        village_idx[members] = q
+        rec_code.extend(names)
+        rec_village.extend([q] * k)
         rec_geom.extend(res.geoms)
+    codes = np.array(rec_code, dtype=object)
+    vcodes = np.array([r.code for r in results], dtype=object)
     assignment = pd.DataFrame(
         {
             "household_code": hh["code"].to_numpy(),
-            "cell_code": hh_cell,
+            "cell_code": codes[cell_idx] if n else np.empty(0, dtype=object),
             "village_code": hh["village_code"].to_numpy(),
             "natural_unit_code": hh["natural_unit_code"].to_numpy(),
         },
         index=hh.index,
     )
     geoms = np.array(rec_geom, dtype=object)
+    nu_idx = pd.factorize(hh["natural_unit_code"].to_numpy())[0]
     cells = cell_metrics(
-        pd.Series(rec_code, dtype=object),
-        pd.Series(rec_village, dtype=object),
+        codes,
+        vcodes[np.array(rec_village, dtype=np.int64)] if rec_village else codes,
         geoms,
-        assignment,
+        cell_idx,
+        nu_idx,
+        np.bincount(village_idx, minlength=len(results))[rec_village],
         hh["residents"].to_numpy(),
         params,
     )
@@ -66,40 +72,39 @@ def assemble(
 
 
 def cell_metrics(
-    code: pd.Series,
-    village: pd.Series,
+    code: np.ndarray,
+    village: np.ndarray,
     geoms_m: np.ndarray,
-    assignment: pd.DataFrame,
+    cell_idx: np.ndarray,
+    nu_idx: np.ndarray,
+    village_total: np.ndarray,
     residents: np.ndarray,
     params: dict,
 ) -> pd.DataFrame:
-    """Per-cell metrics; ``geoms_m`` in metres, ``assignment`` aligned with ``residents``."""
+    """Per-cell metrics (numpy); ``geoms_m`` in metres; ``cell_idx``/``nu_idx`` per household."""
     lo, hi = params["min_size"], params["max_size"]
-    by_cell = pd.DataFrame({"cell": assignment["cell_code"].to_numpy(), "res": residents})
-    agg = by_cell.groupby("cell")["res"].agg(["size", "sum"])
-    n = code.map(agg["size"]).fillna(0).astype(np.int64).to_numpy()
-    res = code.map(agg["sum"]).fillna(0).astype(np.int64).to_numpy()
+    k = len(code)
+    n = np.bincount(cell_idx, minlength=k)
+    res = np.bincount(cell_idx, weights=residents, minlength=k).astype(np.int64)
     area = shapely.area(geoms_m)
     perim = shapely.length(geoms_m)
     with np.errstate(invalid="ignore", divide="ignore"):
         pp = np.where(perim > 0, 4 * np.pi * area / perim**2, np.nan)
     parts = shapely.get_num_geometries(geoms_m)
     contiguous = (shapely.get_type_id(geoms_m) == 3) & (parts == 1)
-    pairs = assignment[["cell_code", "natural_unit_code"]].drop_duplicates()
-    nu_cells = pairs.groupby("natural_unit_code")["cell_code"].transform("size")
-    split = pairs.loc[nu_cells.to_numpy() > 1].groupby("cell_code").size()
-    nus_split = code.map(split).fillna(0).astype(np.int64).to_numpy()
-    v_total = assignment.groupby("village_code").size()
-    vt = village.map(v_total).fillna(0).astype(np.int64).to_numpy()
+    pairs = np.unique(cell_idx * (int(nu_idx.max(initial=0)) + 1) + nu_idx)
+    pair_cell, pair_nu = np.divmod(pairs, int(nu_idx.max(initial=0)) + 1)
+    nu_cells = np.bincount(pair_nu)
+    nus_split = np.bincount(pair_cell[nu_cells[pair_nu] > 1], minlength=k)
     within = (n >= lo) & (n <= hi)
     reasons = [
         _reason(int(a), int(t), int(p), bool(c), lo, hi)
-        for a, t, p, c in zip(n, vt, parts, contiguous, strict=True)
+        for a, t, p, c in zip(n, village_total, parts, contiguous, strict=True)
     ]
     return pd.DataFrame(
         {
-            "code": code.to_numpy(),
-            "village_code": village.to_numpy(),
+            "code": code,
+            "village_code": village,
             "households": n,
             "residents": res,
             "area_m2": area,

@@ -29,6 +29,7 @@ import shapely
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import Delaunay, QhullError
+from scipy.spatial.distance import cdist
 
 
 def feasible_counts(n: int, min_size: int, max_size: int) -> tuple[int, int]:
@@ -331,13 +332,9 @@ def partition_village(
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.diff(groups[order])) + 1
     keep = inside & (groups[i] == groups[j])
-    # households with a weak link (across a bay or the rim): cuts near them follow graph
-    # distance; elsewhere a straight cut along the principal axis is as good and cheaper
-    weak = np.zeros(n, dtype=bool)
-    weak[i[~inside]] = True
-    weak[j[~inside]] = True
-    if strategy != "fast":
-        weak[:] = True
+    # "fast": straight cuts along the principal axis (the k-means pass then compacts the
+    # cells); the fall-back strategies cut along graph distance, following concave shapes
+    weak = np.full(n, strategy != "fast")
     for members in np.split(order, bounds):
         k = choose_cell_count(len(members), min_size, max_size)
         parts: list[np.ndarray] = []
@@ -391,7 +388,7 @@ def refine_group(
         new = _capacitated(d2, idx, w, k, min_size, max_size)
         if new is None:
             break
-        done = np.array_equal(new, labels)
+        done = np.count_nonzero(new != labels) <= n // 200
         labels = new
         if done:
             break
@@ -404,28 +401,30 @@ def refine_group(
 
 
 def _nearest_centres(pts: np.ndarray, centres: np.ndarray, K: int) -> tuple[np.ndarray, ...]:
-    d2 = ((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-    if len(centres) > K:
-        idx = np.argpartition(d2, K - 1, axis=1)[:, :K]
-    else:
-        idx = np.broadcast_to(np.arange(len(centres)), d2.shape).copy()
+    d2 = cdist(pts, centres, "sqeuclidean")
+    if len(centres) <= K:
+        return d2, np.broadcast_to(np.arange(len(centres)), d2.shape)
+    idx = np.argpartition(d2, K - 1, axis=1)[:, :K]
     return np.take_along_axis(d2, idx, axis=1), idx
 
 
 def _capacitated(d2, idx, w, k, lo, hi, max_rounds: int | None = None):
     """Power-diagram assignment with sizes in ``[lo, hi]`` (adjusts ``w`` in place).
 
-    Each round moves the worst cell's weight by the exact margin that sends its surplus out
-    (or pulls its deficit in).  If that cycles, the last few violations are settled by direct
-    moves of the cheapest households into cells with room (:func:`_settle`).
+    ``d2[r, c]`` is the squared distance of household ``r`` to centre ``idx[r, c]``
+    (``idx`` broadcast from ``arange(k)`` when every centre is a candidate).  Each round
+    moves the worst cell's weight by the exact margin that sends its surplus out (or pulls
+    its deficit in).  If that cycles, the last few violations are settled by direct moves of
+    the cheapest households into cells with room (:func:`_settle`).
     """
     rows = np.arange(len(d2))
-    rounds = max_rounds or 4 * k + 20
-    lab = cost = None
+    full = d2.shape[1] == k
+    rounds = max_rounds or k // 2 + 10
+    lab = None
     for _ in range(rounds):
-        cost = d2 - w[idx]
+        cost = d2 - (w if full else w[idx])
         b = np.argmin(cost, axis=1)
-        lab = idx[rows, b]
+        lab = b if full else idx[rows, b]
         size = np.bincount(lab, minlength=k)
         viol = np.maximum(size - hi, 0) + np.maximum(lo - size, 0)
         if not viol.any():
@@ -434,7 +433,11 @@ def _capacitated(d2, idx, w, k, lo, hi, max_rounds: int | None = None):
         best_cost = cost[rows, b]
         if size[j] > hi:
             mem = lab == j
-            other = np.where(idx[mem] == j, np.inf, cost[mem])
+            if full:
+                other = cost[mem].copy()
+                other[:, j] = np.inf
+            else:
+                other = np.where(idx[mem] == j, np.inf, cost[mem])
             margin = other.min(axis=1) - best_cost[mem]
             need = size[j] - hi
             margin = margin[np.isfinite(margin)]
@@ -442,16 +445,19 @@ def _capacitated(d2, idx, w, k, lo, hi, max_rounds: int | None = None):
                 break
             w[j] -= np.partition(margin, need - 1)[need - 1] * (1 + 1e-9) + 1e-9
         else:
-            has = (idx == j) & (lab != j)[:, None]
-            r, c = np.nonzero(has)
-            margin = cost[r, c] - best_cost[r]
+            if full:
+                r = np.flatnonzero(lab != j)
+                margin = cost[r, j] - best_cost[r]
+            else:
+                r, c = np.nonzero((idx == j) & (lab != j)[:, None])
+                margin = cost[r, c] - best_cost[r]
             need = lo - size[j]
             if len(margin) < need:
                 break
             w[j] += np.partition(margin, need - 1)[need - 1] * (1 + 1e-9) + 1e-9
     if lab is None:
         return None
-    return _settle(lab.copy(), d2 - w[idx], idx, k, lo, hi)
+    return _settle(lab.copy(), d2 - (w if full else w[idx]), idx, k, lo, hi)
 
 
 def _settle(lab, cost, idx, k, lo, hi):

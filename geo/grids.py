@@ -106,7 +106,7 @@ CHECK_RULES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PlanInputs:
     """The frames a plan was built from, kept (not copied) so that edits can re-tessellate."""
 
@@ -115,7 +115,7 @@ class PlanInputs:
     metric_crs: CRS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GridPlan:
     """A grid plan: cells, the household -> cell assignment and plan-level metrics.
 
@@ -144,7 +144,7 @@ class GridPlan:
         return replace(self, inputs=PlanInputs(households, villages, crs))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PlanDiff:
     """What changed from plan ``a`` to plan ``b``.
 
