@@ -182,7 +182,7 @@ def check(
     with _one_line_errors():
         with _engine().connect() as conn:
             stored, violations = plans.check_stored_plan(conn, plan, county_code=county)
-            faults = plans.publication_faults(conn, stored.id, stored.county_code)
+            faults = plans.publication_faults(conn, stored.id)
         title = f"plan {stored.name!r} ({stored.status}, version {stored.version})"
         out.print(_metrics_table(title, stored.plan.metrics))
         if violations.empty:

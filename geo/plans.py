@@ -294,6 +294,14 @@ def save_plan(
     ).scalar_one()
     _write_cells(conn, plan_id, plan.cells)
     _write_assignment(conn, plan_id, plan.assignment)
+    _analyze_if_stale(
+        conn,
+        {
+            "grid_cell": len(plan.cells),
+            "cell_assignment": len(plan.assignment),
+            "household": len(plan.assignment),
+        },
+    )
     return int(plan_id)
 
 
@@ -631,20 +639,26 @@ def diff_plans(
     return grids.plan_diff(pa.plan, pb.plan)
 
 
-def publication_faults(conn: Connection, plan_id: int, county_code: str) -> list[str]:
+def publication_faults(conn: Connection, plan_id: int) -> list[str]:
     """Why plan ``plan_id`` cannot be published (empty list: it can), checked in SQL.
 
     Every household of the county must have exactly one assignment in the plan, in a cell
-    of its own village, and every cell must lie inside its village (``ST_CoveredBy`` with a
-    tolerance of :data:`CELL_TOLERANCE_M` metres).
+    of its own village, and every cell must lie inside its village.  The last check is
+    ``ST_CoveredBy`` in the plan's metric CRS (the UTM zone the cells were cut in, from
+    ``params["metric_crs"]``) with a tolerance of :data:`CELL_TOLERANCE_M` metres: a long
+    straight village edge is straight in that CRS, not in EPSG:4326, so checking in degrees
+    would refuse slivers that are artefacts of the storage CRS.
     """
-    p = {"p": plan_id, "c": f"{county_code}%", "tol": CELL_TOLERANCE_M}
+    row = _plan_row(conn, plan_id)
+    srid = _metric_srid(conn, row)
+    p = {"p": row.id, "c": f"{row.county_code}%", "tol": CELL_TOLERANCE_M, "srid": srid}
     checks = [
         (
             "household(s) of the county in no cell",
-            "SELECT h.code FROM household h WHERE h.code LIKE :c AND NOT EXISTS "
-            "(SELECT 1 FROM cell_assignment a WHERE a.plan_id = :p "
-            "AND a.household_code = h.code)",
+            # EXCEPT is hashed or sorted whatever the statistics say (an anti-join planned
+            # on the stale statistics of a fresh table can go quadratic)
+            "SELECT code FROM household WHERE code LIKE :c "
+            "EXCEPT SELECT household_code FROM cell_assignment WHERE plan_id = :p",
         ),
         (
             "household(s) assigned twice",
@@ -660,12 +674,14 @@ def publication_faults(conn: Connection, plan_id: int, county_code: str) -> list
         ),
         (
             "cell(s) outside their village",
-            "WITH v AS (SELECT code, geom, ST_Buffer(CAST(geom AS geography), :tol) AS g "
-            "FROM admin_unit WHERE level = 'village' AND code IN "
-            "(SELECT DISTINCT village_code FROM grid_cell WHERE plan_id = :p)) "
-            "SELECT c.code FROM grid_cell c JOIN v ON v.code = c.village_code "
-            "WHERE c.plan_id = :p AND NOT ST_CoveredBy(c.geom, v.geom) "
-            "AND NOT ST_CoveredBy(c.geom, CAST(v.g AS geometry))",
+            # strict test in degrees first (cheap); only its failures are re-tested in metres
+            "WITH bad AS MATERIALIZED (SELECT c.code, c.geom, c.village_code FROM grid_cell c "
+            "JOIN admin_unit v ON v.code = c.village_code WHERE c.plan_id = :p "
+            "AND NOT ST_CoveredBy(c.geom, v.geom)), "
+            "vb AS MATERIALIZED (SELECT code, ST_Buffer(ST_Transform(geom, :srid), :tol) AS g "
+            "FROM admin_unit WHERE code IN (SELECT village_code FROM bad)) "
+            "SELECT b.code FROM bad b JOIN vb ON vb.code = b.village_code "
+            "WHERE NOT ST_CoveredBy(ST_Transform(b.geom, :srid), vb.g)",
         ),
     ]
     faults = []
@@ -677,6 +693,20 @@ def publication_faults(conn: Connection, plan_id: int, county_code: str) -> list
             first = ", ".join(str(r[0]) for r in rows)
             faults.append(f"{rows[0][1]} {what} (first: {first})")
     return faults
+
+
+def _metric_srid(conn: Connection, row: Any) -> int:
+    """EPSG code of the plan's metric CRS (else the UTM zone of its county)."""
+    from pyproj import CRS
+
+    name = (row.params or {}).get("metric_crs")
+    if name is None:
+        county = io.read_admin(conn, "county", under=row.county_code)
+        return int(grids.metric_crs(county).to_epsg())
+    epsg = CRS.from_user_input(name).to_epsg()
+    if epsg is None:
+        raise DataError(f"plan {row.name!r} has a metric CRS without an EPSG code: {name}")
+    return int(epsg)
 
 
 def publish_plan(
@@ -704,7 +734,7 @@ def publish_plan(
     """
     row = _plan_row(conn, plan_ref, county_code=county_code, lock=True)
     _require_draft(row, expected_version, action="published")
-    faults = publication_faults(conn, row.id, row.county_code)
+    faults = publication_faults(conn, row.id)
     if faults:
         raise PlanError(f"plan {row.name!r} cannot be published: " + "; ".join(faults))
     archived = conn.execute(
@@ -1096,6 +1126,21 @@ def _write_assignment(conn: Connection, plan_id: int, assignment: pd.DataFrame) 
         ) as cp,
     ):
         cp.write(buffer.getvalue())
+
+
+def _analyze_if_stale(conn: Connection, rows: dict[str, int]) -> None:
+    """ANALYZE the tables whose planner statistics know fewer rows than were just written.
+
+    A table never analyzed (or analyzed while nearly empty) makes the planner pick nested
+    loops that go quadratic on a county's 10^5 households; autovacuum fixes that only a
+    minute later.  ANALYZE samples a fixed number of rows, so this costs well under a second.
+    """
+    for table, n in rows.items():
+        known = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": table}
+        ).scalar_one()
+        if known < n:
+            conn.execute(text(f"ANALYZE {table}"))
 
 
 def _replace_village_rows(

@@ -357,6 +357,6 @@ def test_any_edit_sequence_keeps_each_household_in_exactly_one_cell(
             {"p": draft},
         ).one()
         assert tuple(counts) == (1200, 1200)
-        assert plans.publication_faults(db, draft, COUNTY) == []
+        assert plans.publication_faults(db, draft) == []
     finally:
         savepoint.rollback()
