@@ -360,3 +360,44 @@ def test_any_edit_sequence_keeps_each_household_in_exactly_one_cell(
         assert plans.publication_faults(db, draft) == []
     finally:
         savepoint.rollback()
+
+
+@pytest.mark.slow
+def test_two_planners_on_one_version_the_second_waits_then_is_refused(server_url: str) -> None:
+    """Real concurrency: two connections, the first edit holds the row lock until commit."""
+    import threading
+
+    from geo.db.session import get_engine
+    from tests._databases import scratch_database
+
+    with scratch_database(server_url, "plans_race", county=generate_county("small", seed=5)) as url:
+        engine = get_engine(url)
+        with engine.begin() as c:
+            plan = plans.build_county_plan(c)
+            plans.save_plan(c, plan, county_code=COUNTY, name="race")
+        cell = plan.cells.sort_values("households").iloc[-1]["code"]
+        other = plan.cells.sort_values("households").iloc[-2]["code"]
+        outcome: dict[str, object] = {}
+        first = engine.connect()
+        tx = first.begin()
+        plans.split_cell(first, "race", cell, 2, expected_version=1, by="ana")  # holds the lock
+
+        def second() -> None:
+            with engine.begin() as c:
+                try:
+                    plans.split_cell(c, "race", other, 2, expected_version=1, by="bo")
+                    outcome["result"] = "applied"
+                except plans.StaleVersionError as exc:
+                    outcome["result"] = str(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive()  # blocked on ana's row lock, not silently writing
+        tx.commit()
+        first.close()
+        thread.join(timeout=30)
+        assert "version 2, not 1" in str(outcome["result"])
+        assert "ana" in str(outcome["result"])
+        with engine.connect() as c:
+            assert plans.load_plan(c, "race", attach=False).version == 2
