@@ -118,14 +118,14 @@ def build(
         started = time.perf_counter()
         with _engine().begin() as conn:
             if village is not None:
-                current = plans.load_plan(conn, plan, county_code=county, attach=False)
+                current = plans.describe_plan(conn, plan, county_code=county)
                 result = plans.rebuild_village(
                     conn,
-                    current.id,
+                    current["id"],
                     village,
                     min_size=min_size,
                     max_size=max_size,
-                    expected_version=current.version,
+                    expected_version=current["version"],
                     by=who,
                 )
                 out.print(
@@ -225,11 +225,11 @@ def publish(plan: PlanArg, county: CountyOpt = None, by: ByOpt = None) -> None:
     with _one_line_errors():
         with _engine().begin() as conn:
             archived = plans.publish_plan(conn, plan, by=by or _user(), county_code=county)
-            stored = plans.load_plan(conn, plan, county_code=county, attach=False)
-            old = None if archived is None else plans.load_plan(conn, archived, attach=False)
-        tail = f"; archived {old.name!r} (id {old.id})" if old is not None else ""
+            new = plans.describe_plan(conn, plan, county_code=county)
+            old = None if archived is None else plans.describe_plan(conn, archived)
+        tail = f"; archived {old['name']!r} (id {old['id']})" if old is not None else ""
         out.print(
-            f"published {stored.name!r} (id {stored.id}) of county {stored.county_code}{tail}"
+            f"published {new['name']!r} (id {new['id']}) of county {new['county_code']}{tail}"
         )
 
 

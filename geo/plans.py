@@ -355,6 +355,21 @@ def load_plan(
     return _stored(row, plan)
 
 
+def describe_plan(
+    conn: Connection, plan_ref: int | str, *, county_code: str | None = None
+) -> dict[str, Any]:
+    """The ``grid_plan`` row of a plan as a dict (no cells or assignment read: cheap).
+
+    Keys: ``id``, ``name``, ``county_code``, ``status``, ``version``, ``min_size``,
+    ``max_size``, ``created_by``, ``created_at``, ``updated_by``, ``updated_at``,
+    ``published_at``, ``metrics``, ``params``.
+    """
+    row = _plan_row(conn, plan_ref, county_code=county_code)
+    out = dict(row._mapping)
+    out["metrics"] = _ordered(out["metrics"])
+    return out
+
+
 def list_plans(conn: Connection, county_code: str | None = None) -> pd.DataFrame:
     """Stored plans, newest first: id, county, name, status, version, size and quality.
 
