@@ -225,9 +225,11 @@ def run_villages() -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows), checks
 
 
-def _cell(value):
+def _cell(value, column: str = ""):
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
+    if column in ("cells", "min", "max") and isinstance(value, float):
+        return int(value)
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -361,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
         print_table(
             "Grid cells of one village: Wangge vs PySAL spopt (min 30, max 50; spopt floor 30)",
             cols,
-            [[_cell(r.get(c)) for c in cols] for r in table.to_dict("records")],
+            [[_cell(r.get(c), c) for c in cols] for r in table.to_dict("records")],
         )
     if args.county or args.county_only:
         ctable, cchecks = run_counties()

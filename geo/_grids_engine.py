@@ -2,6 +2,11 @@
 
 Everything here works on numpy arrays and shapely geometries in metres (UTM), one village per
 job, so that villages can be farmed out to worker processes (``n_jobs``) by chunk.
+
+Why a plain ``ProcessPoolExecutor`` and not dask: villages are independent and a county has a
+few hundred of them, so a handful of chunks balanced by household count keeps two cores busy
+with one pickle round-trip per chunk; dask would add a scheduler and a dependency for no gain
+at county scale.  Province scale maps :func:`geo.grids.build_plan` over counties instead.
 """
 
 from __future__ import annotations

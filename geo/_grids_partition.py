@@ -13,9 +13,11 @@ per village, and do not know natural units.  Here the size bounds are met by con
    units join whole);
 2. every group larger than ``max`` is cut by recursive balanced bisection into ``k`` leaves
    whose sizes are fixed in advance (``n // k`` or ``n // k + 1``, all within the bounds when
-   the group size allows it).  Each cut orders the households by the difference of their
-   graph (geodesic) distances to the two extreme households along the principal axis, so the
-   cut follows concave village shapes instead of crossing them;
+   the group size allows it), then made compact by a size-constrained k-means (Lloyd steps
+   whose assignment is a power diagram with per-cell weights tuned to keep every size within
+   the bounds).  Cuts are straight (principal axis) on the fast path; if a village's cells
+   still come out in pieces, :mod:`geo._grids_engine` retries with cuts that follow graph
+   (geodesic) distance, which bends them around the bays of a concave village;
 3. cells are numbered in Hilbert-curve order of their mean position, so the same village
    always gets the same numbers.
 """
