@@ -6,9 +6,9 @@
     wangge grids publish PLAN
     wangge grids list
 
-Registered in :mod:`geo.cli` with::
+Registered in :mod:`geo.cli`, after the helpers it imports from there, with::
 
-    from geo._cli_grids import app as grids_app
+    from geo._cli_grids import app as grids_app  # noqa: E402
     app.add_typer(grids_app, name="grids")
 
 Each command runs in one transaction: it lands whole or not at all.  Errors are one line on
