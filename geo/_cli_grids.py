@@ -6,13 +6,9 @@
     wangge grids publish PLAN
     wangge grids list
 
-Registered in :mod:`geo.cli`, after the helpers it imports from there, with::
-
-    from geo._cli_grids import app as grids_app  # noqa: E402
-    app.add_typer(grids_app, name="grids")
-
-Each command runs in one transaction: it lands whole or not at all.  Errors are one line on
-stderr with exit code 1 (``geo.cli._one_line_errors``).
+Registered in :mod:`geo.cli` as ``wangge grids``. Each command runs in one transaction: it
+lands whole or not at all.  Errors are one line on stderr with exit code 1
+(:func:`geo._cli_common.one_line_errors`).
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from geo.cli import _database_url, _one_line_errors, out
+from geo._cli_common import database_url, one_line_errors, out
 
 app = typer.Typer(help="Build, check, compare and publish grid plans.", no_args_is_help=True)
 
@@ -49,7 +45,7 @@ ByOpt = Annotated[str | None, typer.Option("--by", help="Who does it (default: l
 def _engine():
     from geo.db.session import get_engine
 
-    return get_engine(_database_url())
+    return get_engine(database_url())
 
 
 def _fmt(value: object) -> str:
@@ -113,7 +109,7 @@ def build(
 
     from geo import plans
 
-    with _one_line_errors():
+    with one_line_errors():
         who = by or _user()
         started = time.perf_counter()
         with _engine().begin() as conn:
@@ -179,7 +175,7 @@ def check(
     """Check every rule of a plan and print its metrics and violations."""
     from geo import plans
 
-    with _one_line_errors():
+    with one_line_errors():
         with _engine().connect() as conn:
             stored, violations = plans.check_stored_plan(conn, plan, county_code=county)
             faults = plans.publication_faults(conn, stored.id)
@@ -202,7 +198,7 @@ def diff(a: PlanArg, b: PlanArg, county: CountyOpt = None) -> None:
     """Compare plan A with plan B: summary table and households moved."""
     from geo import plans
 
-    with _one_line_errors():
+    with one_line_errors():
         with _engine().connect() as conn:
             result = plans.diff_plans(conn, a, b, county_code=county)
         summary = result.summary.astype(object)
@@ -222,7 +218,7 @@ def publish(plan: PlanArg, county: CountyOpt = None, by: ByOpt = None) -> None:
     """Publish a draft plan; the county's previously published plan is archived."""
     from geo import plans
 
-    with _one_line_errors():
+    with one_line_errors():
         with _engine().begin() as conn:
             archived = plans.publish_plan(conn, plan, by=by or _user(), county_code=county)
             new = plans.describe_plan(conn, plan, county_code=county)
@@ -238,7 +234,7 @@ def list_(county: CountyOpt = None) -> None:
     """List the plans with status, version, cells and share of cells within bounds."""
     from geo import plans
 
-    with _one_line_errors():
+    with one_line_errors():
         with _engine().connect() as conn:
             frame = plans.list_plans(conn, county)
         if frame.empty:

@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.table import Table
 
 from geo import incidents
+from geo._cli_common import database_url, one_line_errors
 from geo._errors import DataError
-from geo.cli import _database_url, _one_line_errors
 
 app = typer.Typer(help="Incidents: intake, moves, history.", no_args_is_help=True)
 out = Console()
@@ -34,13 +34,13 @@ out = Console()
 def _engine():
     from geo.db.session import get_engine
 
-    return get_engine(_database_url())
+    return get_engine(database_url())
 
 
 @app.command("platforms")
 def platforms(profile: str = typer.Option("small", help="Profile to read platforms from.")) -> None:
     """Load the platforms and incident categories of a profile (upsert)."""
-    with _one_line_errors(), _engine().begin() as conn:
+    with one_line_errors(), _engine().begin() as conn:
         done = incidents.sync_platforms(conn, profile)
         out.print(f"{done['platforms']} platforms, {done['categories']} categories")
 
@@ -58,7 +58,7 @@ def report(
     description: str | None = typer.Option(None),
 ) -> None:
     """Take in one incident (idempotent: the same KEY again changes nothing)."""
-    with _one_line_errors():
+    with one_line_errors():
         point = (lon, lat) if lon is not None and lat is not None else None
         when = datetime.fromisoformat(at) if at else None
         made = incidents.with_retries(
@@ -95,7 +95,7 @@ def load(
     actor: str = typer.Option("intake", help="Reporter for rows without an actor."),
 ) -> None:
     """Take in a CSV/JSON file of incidents in one transaction (idempotent by client_key)."""
-    with _one_line_errors():
+    with one_line_errors():
         frame = read_reports(path)
         done = incidents.with_retries(_engine(), incidents.intake, frame, actor=actor)
         created = int(done["created"].sum())
@@ -114,7 +114,7 @@ def move(
     satisfaction: int | None = typer.Option(None, help="1..5, with fed_back."),
 ) -> None:
     """Move an incident to STATUS (refused with the allowed moves if the rules forbid it)."""
-    with _one_line_errors():
+    with one_line_errors():
         event = incidents.with_retries(
             _engine(), incidents.transition, incident_id, status, actor=actor, role=role,
             note=note, platform=platform, category=category, satisfaction=satisfaction,
@@ -125,7 +125,7 @@ def move(
 @app.command("history")
 def history(incident_id: int) -> None:
     """Show the events of an incident, oldest first."""
-    with _one_line_errors():
+    with one_line_errors():
         frame = incidents.history(_engine(), incident_id)
         if frame.empty:
             raise DataError(f"no incident with id {incident_id}")

@@ -1,14 +1,7 @@
 """``wangge load KIND FILE`` and ``wangge export plan PLAN_ID FILE``.
 
-Registered in :mod:`geo.cli` with::
-
-    from geo._cli_io import export_app, load_command
-    app.command("load")(load_command)
-    app.add_typer(export_app, name="export")
-
-(at the end of ``geo/cli.py``, before ``main``). ``geo.cli`` is imported inside the
-commands, so either module may be imported first. ``app`` below holds both commands, for
-testing them on their own.
+Registered in :mod:`geo.cli` as ``wangge load`` and ``wangge export``. ``app`` below holds
+both commands, for testing them on their own.
 """
 
 from __future__ import annotations
@@ -60,9 +53,9 @@ def load_command(
     Exits 1 when any row was quarantined, unless --allow-quarantine.
     """
     from geo import load
-    from geo.cli import _one_line_errors, err, out
+    from geo._cli_common import err, one_line_errors, out
 
-    with _one_line_errors():
+    with one_line_errors():
         columns = load.parse_mapping(mapping)
         options = {
             "columns": columns,
@@ -77,12 +70,12 @@ def load_command(
             out.print(load.summary(checked), highlight=False, markup=False)
             quarantined = checked.quarantined
         else:
-            from geo.cli import _database_url
+            from geo._cli_common import database_url
             from geo.db.session import get_engine
 
             source = load.read(file, crs=crs, swap_xy=swap_xy, layer=layer, encoding=encoding)
             report = load.load_file(
-                get_engine(_database_url()), source, kind, columns=columns, gcj02=gcj02
+                get_engine(database_url()), source, kind, columns=columns, gcj02=gcj02
             )
             out.print(report.summary(), highlight=False, markup=False)
             quarantined = report.quarantined
@@ -112,11 +105,11 @@ def export_plan(
 ) -> None:
     """Export grid plan PLAN_ID (cells, and households with --households) to FILE."""
     from geo import export
-    from geo.cli import _database_url, _one_line_errors, out
+    from geo._cli_common import database_url, one_line_errors, out
     from geo.db.session import get_engine
 
-    with _one_line_errors():
-        engine = get_engine(_database_url())
+    with one_line_errors():
+        engine = get_engine(database_url())
         written = export.plan_to_file(
             engine, plan_id, file, driver=fmt, include_households=households
         )

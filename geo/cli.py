@@ -11,59 +11,26 @@ traceback only ever means a bug (set ``WANGGE_DEBUG=1`` to see tracebacks for an
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from geo._cli_common import database_url, one_line_errors, out, say
+from geo._cli_grids import app as grids_app
+from geo._cli_incidents import app as incidents_app
+from geo._cli_io import export_app, load_command
 from geo._errors import WanggeError
 from geo.settings import ROOT, get_settings
 
 app = typer.Typer(help="Wangge: grid-based governance for a county.", no_args_is_help=True)
 db_app = typer.Typer(help="Provision and migrate the PostGIS database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-F = TypeVar("F", bound=Callable[..., object])
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Turn expected failures into one line on stderr and exit code 1."""
-    from sqlalchemy.exc import DBAPIError
-
-    try:
-        yield
-    except (WanggeError, DBAPIError, FileNotFoundError) as exc:
-        if os.environ.get("WANGGE_DEBUG"):
-            raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        err.print(f"[bold red]error:[/] {type(exc).__name__}: {message}", highlight=False)
-        raise typer.Exit(1) from None
-
-
-def _say(message: str) -> None:
-    out.print(f"[dim]·[/] {message}", highlight=False)
-
-
-def _database_url() -> str:
-    from geo.db import migrate, provision
-
-    url = provision.ensure_database(say=_say)
-    if not migrate.is_current(url):
-        _say("migrating the database to the newest schema")
-        migrate.upgrade(url)
-    return url
 
 
 @db_app.command("up")
@@ -75,17 +42,17 @@ def db_up(
     """Make sure PostGIS runs and the database exists and is migrated (idempotent)."""
     from geo.db import provision
 
-    with _one_line_errors():
+    with one_line_errors():
         started = time.perf_counter()
         if server_only:
             settings = get_settings()
             if settings.database_url:
-                _say("DATABASE_URL is set: using it, provisioning nothing")
+                say("DATABASE_URL is set: using it, provisioning nothing")
             else:
-                provision.ensure_server(settings, say=_say)
+                provision.ensure_server(settings, say=say)
             out.print(f"server ready ({time.perf_counter() - started:.1f} s)")
             return
-        url = _database_url()
+        url = database_url()
         shown = url.split("@")[-1]
         out.print(f"database ready: {shown} ({time.perf_counter() - started:.1f} s)")
 
@@ -95,7 +62,7 @@ def db_upgrade(revision: str = typer.Option("heads", help="Target revision.")) -
     """Migrate the database up to REVISION (default: newest)."""
     from geo.db import migrate
 
-    with _one_line_errors():
+    with one_line_errors():
         migrate.upgrade(get_settings().url, revision)
         revisions = ", ".join(sorted(migrate.current_revisions(get_settings().url))) or "base"
         out.print(f"database at revision {revisions}")
@@ -106,7 +73,7 @@ def db_downgrade(revision: str = typer.Option("base", help="Target revision.")) 
     """Migrate the database down to REVISION (default: empty)."""
     from geo.db import migrate
 
-    with _one_line_errors():
+    with one_line_errors():
         migrate.downgrade(get_settings().url, revision)
         revisions = ", ".join(sorted(migrate.current_revisions(get_settings().url))) or "base"
         out.print(f"database at revision {revisions}")
@@ -119,13 +86,13 @@ def db_reset(
     """Drop and recreate the local Wangge database (everything in it is lost)."""
     from geo.db import migrate, provision
 
-    with _one_line_errors():
+    with one_line_errors():
         settings = get_settings()
         if settings.database_url:
             raise WanggeError("db reset only works on the local database; DATABASE_URL is set")
         if not yes:
             typer.confirm(f"drop database {settings.db_name} and everything in it?", abort=True)
-        provision.ensure_server(settings, say=_say)
+        provision.ensure_server(settings, say=say)
         provision.drop_database(settings.server_url("postgres"), settings.db_name)
         url = provision.create_database(settings.server_url("postgres"), settings.db_name)
         migrate.upgrade(url)
@@ -151,10 +118,10 @@ def synth(
     from geo.db import io
     from geo.db.session import get_engine
 
-    with _one_line_errors():
+    with one_line_errors():
         prof = profiles.load_profile(profile)
         seed = get_settings().seed if seed is None else seed
-        engine = get_engine(_database_url())
+        engine = get_engine(database_url())
         with engine.connect() as conn:
             exists = conn.execute(
                 text("SELECT count(*) FROM household WHERE code LIKE :p"),
@@ -205,8 +172,8 @@ def activity(
     from geo.db import io
     from geo.db.session import get_engine
 
-    with _one_line_errors():
-        engine = get_engine(_database_url())
+    with one_line_errors():
+        engine = get_engine(database_url())
         with engine.connect() as conn:
             existing = conn.execute(
                 text("SELECT count(*) FROM incident WHERE client_key LIKE 'demo-%'")
@@ -253,8 +220,8 @@ def info() -> None:
     from geo.db import io
     from geo.db.session import get_engine
 
-    with _one_line_errors():
-        counts = io.counts_by_level(get_engine(_database_url()))
+    with one_line_errors():
+        counts = io.counts_by_level(get_engine(database_url()))
         if counts.empty:
             out.print("no county in the database yet: run `wangge synth` or `wangge load`")
             return
@@ -274,8 +241,8 @@ def dash(
     headless: Annotated[bool, typer.Option(help="Do not try to open a browser.")] = True,
 ) -> None:
     """Start the Streamlit dashboards (Ctrl-C stops them)."""
-    with _one_line_errors():
-        _database_url()
+    with one_line_errors():
+        database_url()
         app_file = ROOT / "dashboards" / "app.py"
         if not app_file.exists():
             raise WanggeError(f"{app_file} not found: run from a Wangge checkout")
@@ -288,13 +255,10 @@ def dash(
         raise typer.Exit(subprocess.call(command))
 
 
-# Sub-commands of other modules; imported here, after the helpers above that they use.
-from geo._cli_incidents import app as incidents_app  # noqa: E402
-from geo._cli_io import export_app, load_command  # noqa: E402
-
 app.command("load")(load_command)
 app.add_typer(export_app, name="export")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(grids_app, name="grids")
 
 
 def main() -> None:  # pragma: no cover - console entry point
