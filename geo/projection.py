@@ -9,11 +9,10 @@ analyst can see which zone was used.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 import geopandas as gpd
 from pyproj import CRS
-from pyproj.aoi import AreaOfInterest
-from pyproj.database import query_utm_crs_info
 
 from geo._errors import CRSError
 
@@ -25,16 +24,20 @@ STORAGE_SRID = 4326
 
 
 def utm_crs_for_lonlat(lon: float, lat: float) -> CRS:
-    """The WGS 84 UTM zone (metres) that contains the point ``(lon, lat)`` in degrees."""
+    """The WGS 84 UTM zone (metres) that contains the point ``(lon, lat)`` in degrees.
+
+    Zones by the 6-degree rule (EPSG:326xx north, 327xx south); the Norway and Svalbard
+    exceptions of the UTM grid are not applied (no county of this platform lies there).
+    """
     if not (-180 <= lon <= 180 and -80 <= lat <= 84):
         raise CRSError(f"({lon}, {lat}) is not a longitude/latitude inside the UTM range")
-    infos = query_utm_crs_info(
-        datum_name="WGS 84",
-        area_of_interest=AreaOfInterest(lon, lat, lon, lat),
-    )
-    if not infos:
-        raise CRSError(f"no UTM zone found for ({lon}, {lat})")
-    return CRS.from_epsg(int(infos[0].code))
+    zone = min(int((lon + 180) // 6) + 1, 60)
+    return _crs_from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+@lru_cache(maxsize=128)
+def _crs_from_epsg(code: int) -> CRS:
+    return CRS.from_epsg(code)
 
 
 def utm_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
