@@ -215,6 +215,47 @@ def _profile_of(county_code: str, profiles: ModuleType) -> object:
 
 
 @app.command()
+def demo(
+    profile: Annotated[str, typer.Option(help="County profile in data/profiles/.")] = "yanchi",
+    seed: Annotated[int | None, typer.Option(help="Random seed (default WANGGE_SEED).")] = None,
+    months: Annotated[int, typer.Option(help="Months of demo incidents.")] = 3,
+) -> None:
+    """Set up the demo county end to end, keeping whatever is already there.
+
+    The synthetic county, a published grid plan of it, and months of incidents: what the
+    dashboards need to show a working county.
+    """
+    synth(profile=profile, seed=seed, outline=None, replace=False)
+    with one_line_errors():
+        _ensure_published_plan(profile)
+    activity(months=months, seed=seed)
+
+
+def _ensure_published_plan(profile: str) -> None:
+    from geo import plans, profiles
+    from geo.db import queries
+    from geo.db.session import get_engine
+
+    code = profiles.load_profile(profile).county_code
+    engine = get_engine(database_url())
+    with engine.begin() as conn:
+        if queries.published_plan_id(conn, code) is not None:
+            out.print(f"county {code} has a published grid plan; keeping it")
+            return
+        started = time.perf_counter()
+        with out.status("building the demo grid plan (cells of the profile's bounds)"):
+            built = plans.build_county_plan(conn, county_code=code, n_jobs=2)
+            name = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+            plan_id = plans.save_plan(conn, built, county_code=code, name=name, created_by="demo")
+            plans.publish_plan(conn, plan_id, by="demo")
+        out.print(
+            f"grid plan {name!r} published: {built.metrics['cells']:,} cells, "
+            f"{built.metrics['share_within_bounds']:.1%} within bounds "
+            f"({time.perf_counter() - started:.1f} s)"
+        )
+
+
+@app.command()
 def info() -> None:
     """Counts per level for every county in the database (the domain table of DESIGN.md)."""
     from geo.db import io

@@ -66,8 +66,8 @@ demo)
     ensure_venv requirements.txt
     say "PostGIS: provision, create and migrate the database"
     "$VENV/bin/wangge" db up
-    say "demo county (profile ${WANGGE_PROFILE:-yanchi})"
-    "$VENV/bin/wangge" synth --profile "${WANGGE_PROFILE:-yanchi}" --keep
+    say "demo county (profile ${WANGGE_PROFILE:-yanchi}): households, a published grid plan, incidents"
+    "$VENV/bin/wangge" demo --profile "${WANGGE_PROFILE:-yanchi}"
     "$VENV/bin/wangge" info
     say "dashboards"
     exec "$VENV/bin/wangge" dash "$@"

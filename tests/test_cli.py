@@ -100,3 +100,22 @@ def test_synth_small_migrates_writes_and_keeps_on_second_run(fresh_db: str) -> N
     assert third.exit_code == 0, third.output
     with get_engine(fresh_db).connect() as conn:
         assert io.counts_by_level(conn).iloc[0].households == profile.households
+
+
+@pytest.mark.slow
+def test_demo_sets_up_county_plan_and_incidents_then_keeps_them(fresh_db: str) -> None:
+    first = runner.invoke(app, ["demo", "--profile", "small", "--months", "1"])
+    assert first.exit_code == 0, first.output
+    with get_engine(fresh_db).connect() as conn:
+        plans = conn.execute(text("SELECT status, count(*) FROM grid_plan GROUP BY 1")).all()
+        placed = conn.execute(
+            text("SELECT count(*), count(cell_code) FROM incident WHERE client_key LIKE 'demo-%'")
+        ).one()
+    assert plans == [("published", 1)]
+    assert placed[0] > 0
+    assert placed[1] > 0.8 * placed[0]  # most incidents fall in a cell of the published plan
+    again = runner.invoke(app, ["demo", "--profile", "small", "--months", "1"])
+    assert again.exit_code == 0, again.output
+    assert "keeping" in again.output
+    with get_engine(fresh_db).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM grid_plan")).scalar_one() == 1
