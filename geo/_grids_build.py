@@ -11,7 +11,7 @@ from geo._errors import ConfigError, DataError
 from geo._grids_check import assemble
 from geo._grids_engine import VillageJob, household_seeds, run_villages
 from geo.frames import check_columns
-from geo.projection import same_crs
+from geo.projection import same_crs, to_crs_densified
 
 HOUSEHOLD_COLUMNS = ("code", "natural_unit_code", "village_code", "residents", "geometry")
 VILLAGE_COLUMNS = ("code", "geometry")
@@ -89,7 +89,7 @@ def tile(inputs, index, codes, params, namer, *, repair, n_jobs=1, on_village=No
     hh = inputs.households.loc[index]
     seeds = household_seeds(hh.geometry, inputs.metric_crs)
     vcode = hh["village_code"].to_numpy().astype(str)
-    vgeom = inputs.villages.set_index("code").geometry.to_crs(inputs.metric_crs)
+    vgeom = to_crs_densified(inputs.villages.set_index("code").geometry, inputs.metric_crs)
     vfac, vuniq = pd.factorize(vcode, sort=True)
     hh_order = np.argsort(vfac, kind="stable")
     hh_split = np.split(hh_order, np.cumsum(np.bincount(vfac, minlength=len(vuniq)))[:-1])

@@ -11,7 +11,7 @@ import shapely
 from pyproj import CRS
 
 from geo._grids_partition import is_feasible
-from geo.projection import STORAGE_CRS, utm_crs
+from geo.projection import STORAGE_CRS, to_crs_densified, utm_crs
 
 
 def assemble(
@@ -197,7 +197,7 @@ def violations(plan, households: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | 
         add("non_contiguous", cell=c, detail=f"{p} parts")
     if villages is not None and len(cells):
         metric = utm_crs(cells)
-        vg = villages.set_index("code").geometry.to_crs(metric)
+        vg = to_crs_densified(villages.set_index("code").geometry, metric)
         cg = cells.geometry.to_crs(metric).values
         vv = vg.reindex(cells["village_code"]).values
         out_area = shapely.area(shapely.difference(cg, vv))

@@ -1095,21 +1095,13 @@ def _assignment_for(conn: Connection, plan_id: int, households: gpd.GeoDataFrame
     return assignment.loc[cell.notna()]
 
 
-def _as_multipolygons(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
-    values = np.asarray(geoms.values, dtype=object)
-    single = shapely.get_type_id(values) == 3
-    out = values.copy()
-    out[single] = [shapely.MultiPolygon([g]) for g in values[single]]
-    return gpd.GeoSeries(out, index=geoms.index, crs=geoms.crs)
-
-
 def _write_cells(conn: Connection, plan_id: int, cells: gpd.GeoDataFrame) -> None:
     rows = gpd.GeoDataFrame(
         {
             "plan_id": np.full(len(cells), plan_id, dtype=np.int64),
             **{c: cells[c].to_numpy() for c in _CELL_DB_COLUMNS},
         },
-        geometry=_as_multipolygons(cells.geometry).values,
+        geometry=io.as_multipolygons(cells.geometry).values,
         crs=cells.crs,
     )
     for c in ("households", "residents", "natural_units_split"):

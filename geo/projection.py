@@ -74,6 +74,27 @@ def same_crs(*frames: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
     return crss[0]
 
 
+#: Longest edge (degrees, about 50 m) kept when reprojecting outlines out of EPSG:4326.
+MAX_SEGMENT_DEG = 0.0005
+
+
+def to_crs_densified(
+    geoms: gpd.GeoSeries, crs: CRS | str | int, *, max_segment_deg: float = MAX_SEGMENT_DEG
+) -> gpd.GeoSeries:
+    """``geoms`` reprojected to ``crs`` with edges densified first when they are in degrees.
+
+    An edge that is straight in EPSG:4326 (how PostGIS and every GIS read the stored
+    outline) is curved in UTM. Reprojecting only the vertices replaces it by the chord, and
+    what is cut along that chord (grid cells along a village edge) comes back tens of
+    metres off the stored outline on long edges. Densifying to ``max_segment_deg`` first
+    keeps the two within millimetres.
+    """
+    require_crs(geoms)
+    if geoms.crs.is_geographic:
+        geoms = geoms.segmentize(max_segment_deg)
+    return geoms.to_crs(crs)
+
+
 def to_storage(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """``frame`` in the storage CRS (EPSG:4326); a copy, the input is never mutated."""
     require_crs(frame)

@@ -72,8 +72,10 @@ def _copy_chunked(raw, table: str, columns, values, types) -> None:
     """Send the binary COPY in chunks: the server parses one while Python builds the next."""
     n = len(values[0])
     starts = range(0, n, COPY_CHUNK_ROWS) if n else [0]
+    dtypes = _copy_binary.layout(values, types)
     chunks = (
-        _copy_binary.rows([v[i : i + COPY_CHUNK_ROWS] for v in values], types) for i in starts
+        _copy_binary.rows([v[i : i + COPY_CHUNK_ROWS] for v in values], types, dtypes)
+        for i in starts
     )
     order, first = next(chunks)
     cols = ", ".join(f'"{columns[i]}"' for i in order)
@@ -89,7 +91,7 @@ def _copy(conn: Connection, table: str, frame: gpd.GeoDataFrame, columns: Sequen
     types = _copy_types(conn, table, columns)
     values = [_python_values(frame[c]) for c in columns[:-1]] + [_ewkb(frame.geometry)]
     raw = conn.connection.driver_connection
-    if _copy_binary.supported(types) and _copy_binary.fixed_columns_stable(values, types):
+    if _copy_binary.supported(types):
         _copy_chunked(raw, table, columns, values, types)
         return
     cols = ", ".join(f'"{c}"' for c in columns)
@@ -177,7 +179,8 @@ def read_frame(
     return frame.rename_geometry("geometry")
 
 
-def _as_multipolygons(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+def as_multipolygons(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+    """``geoms`` with every Polygon wrapped as a one-part MultiPolygon (index and CRS kept)."""
     values = np.asarray(geoms.values, dtype=object)
     is_single = shapely.get_type_id(values) == 3
     out = values.copy()
@@ -196,7 +199,7 @@ def admin_rows(frame: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
             "kind": frame["kind"],
             "parent_code": frame["parent_code"] if level != "county" else None,
         },
-        geometry=_as_multipolygons(frame.geometry),
+        geometry=as_multipolygons(frame.geometry),
         index=frame.index,
     )
     return rows
