@@ -66,3 +66,27 @@ def test_chunked_copy_of_many_rows_keeps_every_row(conn: Connection) -> None:
     assert count == n
     assert total == n * (n - 1) // 2
     assert last.startswith("行")
+
+
+def test_fixed_length_codes_go_in_the_fixed_part_and_survive(two_tables: Connection) -> None:
+    codes = [["640323101012", "640323101013", "640323101014"], ["甲", "乙", "丙"]]
+    types = ["text", "text"]
+    assert _copy_binary.layout(codes, types) == ["S12", ""]  # non-ASCII stays variable
+    order, body = _copy_binary.rows(codes, types)
+    two_tables.execute(text("CREATE TEMP TABLE codes (a text, b text)"))
+    raw = two_tables.connection.driver_connection
+    names = ", ".join("ab"[i] for i in order)
+    with raw.cursor() as cur, cur.copy(f"COPY codes ({names}) FROM STDIN (FORMAT BINARY)") as cp:
+        cp.write(_copy_binary.SIGNATURE + body + _copy_binary.TRAILER)
+    got = two_tables.execute(text("SELECT a, b FROM codes ORDER BY a")).all()
+    assert got == list(zip(*codes, strict=True))
+
+
+def test_chunks_share_one_layout_when_lengths_differ_between_chunks(conn: Connection) -> None:
+    conn.execute(text("CREATE TEMP TABLE varied (code text, n integer)"))
+    n = io.COPY_CHUNK_ROWS + 10
+    codes = ["A" * 5] * io.COPY_CHUNK_ROWS + ["B" * 7] * 10  # fixed per chunk, not overall
+    io._copy_chunked(conn.connection.driver_connection, "varied", ["code", "n"],
+                     [codes, list(range(n))], ["text", "integer"])  # fmt: skip
+    rows = dict(conn.execute(text("SELECT code, count(*) FROM varied GROUP BY 1")).all())
+    assert rows == {"AAAAA": io.COPY_CHUNK_ROWS, "BBBBBBB": 10}

@@ -64,27 +64,49 @@ def _length_prefixed(items: list[bytes | None]) -> list[bytes]:
     return [p if b is None else p + b for p, b in zip(prefixes, items, strict=True)]
 
 
-def rows(columns: Sequence[Sequence], types: Sequence[str]) -> tuple[list[int], bytes]:
+def layout(columns: Sequence[Sequence], types: Sequence[str]) -> list[str]:
+    """Per column, its numpy dtype in the fixed-width part of each row, or ``""``.
+
+    Fixed width: null-free numeric/boolean columns, and null-free text columns of ASCII
+    strings all of one length (codes such as ``640323101012``); everything else is written
+    as a length-prefixed variable field. Decide it once per frame and pass it to every
+    :func:`rows` call, so that all chunks share one column order.
+    """
+    out = []
+    for col, t in zip(columns, types, strict=True):
+        if any(v is None for v in col):
+            out.append("")
+        elif t in _FIXED:
+            out.append(_FIXED[t])
+        elif t == "text" and all(type(v) is str and v.isascii() for v in col):
+            lengths = set(map(len, col))
+            out.append(f"S{lengths.pop()}" if len(lengths) == 1 and 0 not in lengths else "")
+        else:
+            out.append("")
+    return out
+
+
+def rows(
+    columns: Sequence[Sequence], types: Sequence[str], dtypes: Sequence[str] | None = None
+) -> tuple[list[int], bytes]:
     """The rows of a binary COPY stream for ``columns`` (lists of values, None = NULL).
 
-    Returns the order in which the columns were written (positions into ``columns``:
-    null-free fixed-width ones first) -- name them in that order in ``COPY t (...)`` -- and
-    the rows, to be sent between :data:`SIGNATURE` and :data:`TRAILER`.  Chunks of one
-    frame always come out in the same column order.
+    ``dtypes`` is :func:`layout` (computed here when not given). Returns the order in which
+    the columns were written (positions into ``columns``: fixed-width ones first) -- name
+    them in that order in ``COPY t (...)`` -- and the rows, to be sent between
+    :data:`SIGNATURE` and :data:`TRAILER`.
     """
+    dtypes = layout(columns, types) if dtypes is None else list(dtypes)
     n_rows = len(columns[0]) if columns else 0
-    fixed = [
-        i for i, (col, t) in enumerate(zip(columns, types, strict=True))
-        if t in _FIXED and not any(v is None for v in col)
-    ]  # fmt: skip
+    fixed = [i for i, d in enumerate(dtypes) if d]
     fields = [("n", ">i2")]
     for i in fixed:
-        fields += [(f"l{i}", ">i4"), (f"v{i}", _FIXED[types[i]])]
+        fields += [(f"l{i}", ">i4"), (f"v{i}", dtypes[i])]
     head = np.zeros(n_rows, dtype=fields)
     head["n"] = len(columns)
     for i in fixed:
-        head[f"l{i}"] = np.dtype(_FIXED[types[i]]).itemsize
-        head[f"v{i}"] = np.asarray(columns[i])
+        head[f"l{i}"] = np.dtype(dtypes[i]).itemsize
+        head[f"v{i}"] = np.asarray(columns[i], dtype=dtypes[i])
     heads = head.view(f"V{head.dtype.itemsize}").tolist()
     variable = [
         _length_prefixed(_as_bytes(col, t))
@@ -94,17 +116,3 @@ def rows(columns: Sequence[Sequence], types: Sequence[str]) -> tuple[list[int], 
     body = b"".join(chain.from_iterable(zip(heads, *variable, strict=True)))
     order = fixed + [i for i in range(len(columns)) if i not in fixed]
     return order, body
-
-
-def fixed_columns_stable(columns: Sequence[Sequence], types: Sequence[str]) -> bool:
-    """True when each fixed-width column is null-free or all-null-free in every chunk alike.
-
-    Chunks are written with one column order, decided by which fixed-width columns have no
-    nulls; a column with some nulls is written as a variable one in every chunk, which
-    :func:`rows` does per chunk -- so the frame-level rule must be that such a column has
-    nulls in every chunk or in none.  Simplest safe rule: no nulls in fixed-width columns.
-    """
-    return all(
-        t not in _FIXED or not any(v is None for v in col)
-        for col, t in zip(columns, types, strict=True)
-    )
