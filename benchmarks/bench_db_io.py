@@ -23,17 +23,9 @@ from benchmarks._table import print_table, timed
 from geo import synth
 from geo.db import io, migrate, provision
 from geo.db.session import get_engine
-from geo.settings import get_settings
 
 REPEATS = 3
 
-
-def _server_url() -> str:
-    settings = get_settings()
-    if settings.database_url:
-        return settings.database_url
-    provision.ensure_server(settings)
-    return settings.server_url("postgres")
 
 
 def _comparison_rows(best: dict[tuple[str, bool], float], n: int) -> list[list[object]]:
@@ -52,7 +44,7 @@ def _comparison_rows(best: dict[tuple[str, bool], float], n: int) -> list[list[o
 
 
 def main() -> None:
-    server = _server_url()
+    server = provision.server_url()
     name = f"wangge_bench_{uuid.uuid4().hex[:8]}"
     url = provision.create_database(server, name)
     try:

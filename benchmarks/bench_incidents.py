@@ -26,7 +26,6 @@ from geo import centre, incidents, synth
 from geo._incident_demo import lattice_plan, random_incidents
 from geo.db import io, migrate, provision
 from geo.db.session import get_engine
-from geo.settings import get_settings
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 BULK, BATCH, SINGLES = 20_000, 5_000, 500
@@ -66,19 +65,12 @@ UNION ALL SELECT id, closed_at, 'fed_back', 'closed', 'bench', 'centre' FROM u
 """
 
 
-def _server_url() -> str:
-    settings = get_settings()
-    if settings.database_url:
-        return settings.database_url
-    provision.ensure_server(settings)
-    return settings.server_url("postgres")
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--year", type=int, default=100_000, help="incidents in the year")
     args = parser.parse_args()
-    server = _server_url()
+    server = provision.server_url()
     name = f"wangge_bench_incidents_{uuid.uuid4().hex[:8]}"
     url = provision.create_database(server, name)
     try:

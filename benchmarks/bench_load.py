@@ -30,13 +30,6 @@ from geo.settings import get_settings
 TARGET_S = 20.0
 
 
-def _server_url() -> str:
-    settings = get_settings()
-    if settings.database_url:
-        return settings.database_url
-    provision.ensure_server(settings)
-    return settings.server_url("postgres")
-
 
 def main() -> None:
     county, gen_s = timed(lambda: synth.generate_county("yanchi", seed=get_settings().seed))
@@ -44,7 +37,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="wangge_bench_load_"))
     path = tmp / "households.gpkg"
     _, write_gpkg_s = timed(lambda: county.households.to_file(path, layer="households"))
-    server = _server_url()
+    server = provision.server_url()
     name = f"wangge_bench_{uuid.uuid4().hex[:8]}"
     url = provision.create_database(server, name)
     try:

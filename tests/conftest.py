@@ -14,22 +14,13 @@ from sqlalchemy import Connection, Engine
 
 from geo.db import provision
 from geo.db.session import get_engine
-from geo.settings import get_settings
 from tests._databases import scratch_database
-
-
-def _server_url() -> str:
-    settings = get_settings()
-    if settings.database_url:
-        return settings.database_url
-    provision.ensure_server(settings, say=print)
-    return settings.server_url("postgres")
 
 
 @pytest.fixture(scope="session")
 def server_url() -> str:
     """SQLAlchemy URL of a database on the test server (to create more databases from)."""
-    return _server_url()
+    return provision.server_url()
 
 
 @pytest.fixture(scope="session")

@@ -228,7 +228,7 @@ def _plan(conn: Connection) -> int:
             "households": [2, 1],
             "residents": [7, 2],
         },
-        geometry=io._as_multipolygons(villages.geometry).to_numpy(),
+        geometry=io.as_multipolygons(villages.geometry).to_numpy(),
         crs=4326,
     )
     io.copy_frame(conn, cells, "grid_cell")

@@ -64,6 +64,17 @@ def _length_prefixed(items: list[bytes | None]) -> list[bytes]:
     return [p if b is None else p + b for p, b in zip(prefixes, items, strict=True)]
 
 
+def fits(columns: Sequence[Sequence], types: Sequence[str]) -> bool:
+    """True when every integer value fits its column's type (else let the server say so)."""
+    for col, t in zip(columns, types, strict=True):
+        if t in ("integer", "bigint", "smallint"):
+            info = np.iinfo(_FIXED[t])
+            values = [v for v in col if v is not None]
+            if values and (min(values) < info.min or max(values) > info.max):
+                return False
+    return True
+
+
 def layout(columns: Sequence[Sequence], types: Sequence[str]) -> list[str]:
     """Per column, its numpy dtype in the fixed-width part of each row, or ``""``.
 

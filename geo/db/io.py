@@ -91,7 +91,7 @@ def _copy(conn: Connection, table: str, frame: gpd.GeoDataFrame, columns: Sequen
     types = _copy_types(conn, table, columns)
     values = [_python_values(frame[c]) for c in columns[:-1]] + [_ewkb(frame.geometry)]
     raw = conn.connection.driver_connection
-    if _copy_binary.supported(types):
+    if _copy_binary.supported(types) and _copy_binary.fits(values, types):
         _copy_chunked(raw, table, columns, values, types)
         return
     cols = ", ".join(f'"{c}"' for c in columns)

@@ -217,6 +217,19 @@ def drop_database(server_url: str, name: str) -> None:
         )
 
 
+def server_url(settings: Settings | None = None, *, say: Say = _quiet) -> str:
+    """SQLAlchemy URL of a database on the server Wangge uses, to create others from.
+
+    ``DATABASE_URL`` when set (nothing provisioned); else the local server's ``postgres``
+    database, after making sure that server runs (:func:`ensure_server`).
+    """
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    ensure_server(settings, say=say)
+    return settings.server_url("postgres")
+
+
 def ensure_database(settings: Settings | None = None, *, say: Say = _quiet) -> str:
     """Provision as needed and return the SQLAlchemy URL of Wangge's database."""
     settings = settings or get_settings()
