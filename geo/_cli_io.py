@@ -12,7 +12,9 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(help="Load county files and export plans.", no_args_is_help=True)
-export_app = typer.Typer(help="Export plans to GIS files.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export plans, heatmaps and hotspots to GIS files.", no_args_is_help=True
+)
 
 
 def load_command(
@@ -115,6 +117,69 @@ def export_plan(
         )
         for path in written:
             out.print(f"wrote {path}", highlight=False)
+
+
+@export_app.command("hotspots")
+def export_hotspots(
+    file: Annotated[Path, typer.Argument(help="Target file (.gpkg, .geojson, .parquet, ...).")],
+    days: Annotated[int, typer.Option(help="Incidents of the last DAYS days.")] = 90,
+    resolution: Annotated[int, typer.Option(help="H3 resolution of the hexagons.")] = 9,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="gpkg, geojson, parquet, shp or csv (default: suffix)."),
+    ] = None,
+) -> None:
+    """Export incident hotspots (Gi* with FDR and 90/95/99 % bins on H3 hexagons) to FILE."""
+    _export_frame(file, fmt, "hotspots", lambda engine, code: _hotspots(engine, code, days,
+                                                                        resolution))  # fmt: skip
+
+
+@export_app.command("heatmap")
+def export_heatmap(
+    file: Annotated[Path, typer.Argument(help="Target file (.gpkg, .geojson, .parquet, ...).")],
+    resolution: Annotated[int, typer.Option(help="H3 resolution of the hexagons.")] = 8,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="gpkg, geojson, parquet, shp or csv (default: suffix)."),
+    ] = None,
+) -> None:
+    """Export household and resident density on H3 hexagons to FILE (small counts blanked)."""
+    from geo import heatmaps
+    from geo.db import queries
+    from geo.settings import get_settings
+
+    def density(engine, code):
+        points = queries.household_points(engine, code)
+        k = get_settings().suppress_below
+        return heatmaps.hex_density(points, resolution=resolution, weight="residents", k=k)
+
+    _export_frame(file, fmt, "household_density", density)
+
+
+def _hotspots(engine, code: str, days: int, resolution: int):
+    from geo import hotspots
+    from geo._errors import DataError
+    from geo.db import queries
+
+    points = queries.incident_points(engine, code, days=days)
+    if points.empty:
+        raise DataError(f"no incidents in the last {days} days in county {code}")
+    return hotspots.hex_hotspots(points, resolution=resolution)
+
+
+def _export_frame(file: Path, fmt: str | None, layer: str, make) -> None:
+    """Compute a frame from the database's (only or default) county and write it to FILE."""
+    from geo import export
+    from geo._cli_common import database_url, one_line_errors, out
+    from geo.db import io
+    from geo.db.session import get_engine
+
+    with one_line_errors():
+        engine = get_engine(database_url())
+        code = io.read_admin(engine, "county")["code"].iloc[0]
+        frame = make(engine, code)
+        for path in export.frames_to_file({layer: frame}, file, driver=fmt):
+            out.print(f"wrote {path} ({len(frame):,} hexagons)", highlight=False)
 
 
 app.command("load")(load_command)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import geopandas as gpd
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -119,3 +120,20 @@ def test_demo_sets_up_county_plan_and_incidents_then_keeps_them(fresh_db: str) -
     assert "keeping" in again.output
     with get_engine(fresh_db).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM grid_plan")).scalar_one() == 1
+
+
+@pytest.mark.slow
+def test_export_hotspots_and_heatmap_of_the_demo(fresh_db: str, tmp_path) -> None:
+    assert runner.invoke(app, ["demo", "--profile", "small", "--months", "2"]).exit_code == 0
+    hot = runner.invoke(app, ["export", "hotspots", str(tmp_path / "hot.gpkg"), "--days", "90"])
+    assert hot.exit_code == 0, hot.output
+    frame = gpd.read_file(tmp_path / "hot.gpkg", layer="hotspots")
+    assert {"h3", "count", "gi_z", "gi_q", "gi_bin"} <= set(frame.columns)
+    assert frame["gi_bin"].between(-3, 3).all()
+    assert frame.crs.to_epsg() == 4326
+    heat = runner.invoke(app, ["export", "heatmap", str(tmp_path / "heat.geojson")])
+    assert heat.exit_code == 0, heat.output
+    density = gpd.read_file(tmp_path / "heat.geojson")
+    shown = density.loc[~density["suppressed"].astype(bool), "count"]
+    assert (shown >= 5).all()  # small counts never leave the database unblanked
+    assert density.loc[density["suppressed"].astype(bool), "count"].isna().all()

@@ -216,3 +216,23 @@ def platform_board(con: Connection | Engine, county_code: str, *, days: int = 7)
         FROM platform p LEFT JOIN inc ON inc.platform_code = p.code ORDER BY p.code
     """
     return pd.read_sql(text(query), con, params={"county": f"{county_code}%", "days": days})
+
+
+def incident_points(
+    con: Connection | Engine, county_code: str, *, days: int | None = None
+) -> gpd.GeoDataFrame:
+    """Incidents of a county (optionally the last ``days`` days) as points, EPSG:4326.
+
+    Columns: id, category_code, platform_code, status, reported_at (UTC), cell_code,
+    village_code. No household reference: the input of heatmaps and hotspots.
+    """
+    frame = read_frame(
+        con,
+        "SELECT id, category_code, platform_code, status, reported_at, cell_code, "
+        "village_code, geom FROM incident WHERE township_code LIKE :county "
+        "AND (CAST(:days AS integer) IS NULL "
+        "OR reported_at >= now() - make_interval(days => CAST(:days AS integer))) ORDER BY id",
+        params={"county": f"{county_code}%", "days": days},
+    )
+    frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
+    return frame
