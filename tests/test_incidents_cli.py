@@ -6,13 +6,13 @@ import json
 import re
 
 import pytest
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from geo import incidents
 from geo._cli_incidents import app
-from geo.db.io import write_county
+from geo.db.session import get_engine
 from tests._county_fixture import tiny_county
+from tests._databases import scratch_database
 
 pytestmark = pytest.mark.db
 runner = CliRunner()
@@ -20,19 +20,13 @@ COUNTY = "999998"
 
 
 @pytest.fixture
-def env(engine, db_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    with engine.begin() as conn:
-        write_county(conn, tiny_county(COUNTY))
-        incidents.sync_platforms(conn, "small")
-    yield
-    with engine.begin() as conn:
-        ids = "SELECT id FROM incident WHERE client_key LIKE 'cli-%'"
-        conn.execute(text("ALTER TABLE incident_event DISABLE TRIGGER USER"))
-        conn.execute(text(f"DELETE FROM incident_event WHERE incident_id IN ({ids})"))
-        conn.execute(text("ALTER TABLE incident_event ENABLE TRIGGER USER"))
-        conn.execute(text("DELETE FROM incident WHERE client_key LIKE 'cli-%'"))
-        conn.execute(text("DELETE FROM admin_unit WHERE code = :c"), {"c": COUNTY})
+def env(server_url, monkeypatch):
+    """A database of its own: the CLI commits, and platforms must not leak to other tests."""
+    with scratch_database(server_url, "incidents_cli", county=tiny_county(COUNTY)) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        with get_engine(url).begin() as conn:
+            incidents.sync_platforms(conn, "small")
+        yield
 
 
 def test_report_move_history(env, tmp_path):
