@@ -49,7 +49,7 @@ from sqlalchemy import Connection, text
 from geo import grids
 from geo._errors import ConfigError, DataError, WanggeError
 from geo.db import io
-from geo.projection import STORAGE_CRS
+from geo.projection import MAX_SEGMENT_DEG, STORAGE_CRS
 
 PLAN_OPS = ("move", "move_polygon", "split", "merge", "rebuild")
 OP_ARGUMENTS = {
@@ -666,7 +666,13 @@ def publication_faults(conn: Connection, plan_id: int) -> list[str]:
     """
     row = _plan_row(conn, plan_id)
     srid = _metric_srid(conn, row)
-    p = {"p": row.id, "c": f"{row.county_code}%", "tol": CELL_TOLERANCE_M, "srid": srid}
+    p = {
+        "p": row.id,
+        "c": f"{row.county_code}%",
+        "tol": CELL_TOLERANCE_M,
+        "srid": srid,
+        "seg": MAX_SEGMENT_DEG,
+    }
     checks = [
         (
             "household(s) of the county in no cell",
@@ -693,10 +699,11 @@ def publication_faults(conn: Connection, plan_id: int) -> list[str]:
             "WITH bad AS MATERIALIZED (SELECT c.code, c.geom, c.village_code FROM grid_cell c "
             "JOIN admin_unit v ON v.code = c.village_code WHERE c.plan_id = :p "
             "AND NOT ST_CoveredBy(c.geom, v.geom)), "
-            "vb AS MATERIALIZED (SELECT code, ST_Buffer(ST_Transform(geom, :srid), :tol) AS g "
+            "vb AS MATERIALIZED (SELECT code, "
+            "ST_Buffer(ST_Transform(ST_Segmentize(geom, :seg), :srid), :tol) AS g "
             "FROM admin_unit WHERE code IN (SELECT village_code FROM bad)) "
             "SELECT b.code FROM bad b JOIN vb ON vb.code = b.village_code "
-            "WHERE NOT ST_CoveredBy(ST_Transform(b.geom, :srid), vb.g)",
+            "WHERE NOT ST_CoveredBy(ST_Transform(ST_Segmentize(b.geom, :seg), :srid), vb.g)",
         ),
     ]
     faults = []
