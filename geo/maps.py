@@ -14,6 +14,7 @@ all cells under the 3 MB payload target.
 from __future__ import annotations
 
 import base64
+import html
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -89,14 +90,24 @@ def base_map(
 def light_geojson(
     frame: gpd.GeoDataFrame, *, columns: list[str], tolerance_m: float = 10.0, decimals: int = 5
 ) -> dict:
-    """``frame`` as a compact GeoJSON dict: simplified (metres, UTM), rounded, few columns."""
+    """``frame`` as a compact GeoJSON dict: simplified (metres, UTM), rounded, few columns.
+
+    Text values are HTML-escaped: Leaflet tooltips insert them as HTML, and names come from
+    files and databases, never to be trusted as markup.
+    """
     require_crs(frame)
     metric = utm_crs(frame)
     geoms = frame.geometry.to_crs(metric).simplify(tolerance_m, preserve_topology=True)
     geoms = geoms.to_crs(STORAGE_CRS)
     rounded = shapely.set_precision(np.asarray(geoms.values), 10.0**-decimals)
+    properties = pd.DataFrame(frame[columns]).reset_index(drop=True)
+    for column in properties.columns:
+        if properties[column].dtype == object or pd.api.types.is_string_dtype(properties[column]):
+            properties[column] = properties[column].map(
+                lambda v: html.escape(v) if isinstance(v, str) else v
+            )
     light = gpd.GeoDataFrame(
-        pd.DataFrame(frame[columns]).reset_index(drop=True),
+        properties,
         geometry=list(rounded),
         crs=STORAGE_CRS,
     )
