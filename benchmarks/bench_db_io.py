@@ -14,18 +14,15 @@ Measures, in one run, on a throw-away database it creates and drops:
 
 from __future__ import annotations
 
-import uuid
-
 from geoalchemy2 import Geometry
 from sqlalchemy import text
 
 from benchmarks._table import print_table, timed
 from geo import synth
-from geo.db import io, migrate, provision
+from geo.db import io, provision
 from geo.db.session import get_engine
 
 REPEATS = 3
-
 
 
 def _comparison_rows(best: dict[tuple[str, bool], float], n: int) -> list[list[object]]:
@@ -44,11 +41,7 @@ def _comparison_rows(best: dict[tuple[str, bool], float], n: int) -> list[list[o
 
 
 def main() -> None:
-    server = provision.server_url()
-    name = f"wangge_bench_{uuid.uuid4().hex[:8]}"
-    url = provision.create_database(server, name)
-    try:
-        migrate.upgrade(url)
+    with provision.scratch_database(provision.server_url(), "bench_db_io") as url:
         engine = get_engine(url)
         county, t_gen = timed(lambda: synth.generate_county("yanchi", seed=20201))
         households = county.households
@@ -100,9 +93,6 @@ def main() -> None:
             ["step", "seconds", "rows/s", "vs baseline / target", "result"],
             rows,
         )
-    finally:
-        get_engine(url).dispose()
-        provision.drop_database(server, name)
 
 
 if __name__ == "__main__":

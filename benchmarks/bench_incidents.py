@@ -16,7 +16,6 @@ lattice plan published, then
 from __future__ import annotations
 
 import argparse
-import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import text
@@ -24,7 +23,7 @@ from sqlalchemy import text
 from benchmarks._table import print_table, timed
 from geo import centre, incidents, synth
 from geo._incident_demo import lattice_plan, random_incidents
-from geo.db import io, migrate, provision
+from geo.db import io, provision
 from geo.db.session import get_engine
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -65,21 +64,13 @@ UNION ALL SELECT id, closed_at, 'fed_back', 'closed', 'bench', 'centre' FROM u
 """
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--year", type=int, default=100_000, help="incidents in the year")
     args = parser.parse_args()
-    server = provision.server_url()
-    name = f"wangge_bench_incidents_{uuid.uuid4().hex[:8]}"
-    url = provision.create_database(server, name)
-    try:
-        migrate.upgrade(url)
+    with provision.scratch_database(provision.server_url(), "bench_incidents") as url:
         engine = get_engine(url)
         _run(engine, args.year)
-    finally:
-        get_engine(url).dispose()
-        provision.drop_database(server, name)
 
 
 def _run(engine, year: int) -> None:

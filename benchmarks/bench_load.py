@@ -16,19 +16,17 @@ admin units in place, measures in one run:
 from __future__ import annotations
 
 import tempfile
-import uuid
 from pathlib import Path
 
 import geopandas as gpd
 
 from benchmarks._table import peak_rss_gib, print_table, timed
 from geo import load, synth
-from geo.db import io, migrate, provision
+from geo.db import io, provision
 from geo.db.session import get_engine
 from geo.settings import get_settings
 
 TARGET_S = 20.0
-
 
 
 def main() -> None:
@@ -37,54 +35,50 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="wangge_bench_load_"))
     path = tmp / "households.gpkg"
     _, write_gpkg_s = timed(lambda: county.households.to_file(path, layer="households"))
-    server = provision.server_url()
-    name = f"wangge_bench_{uuid.uuid4().hex[:8]}"
-    url = provision.create_database(server, name)
     try:
-        migrate.upgrade(url)
-        engine = get_engine(url)
-        with engine.begin() as conn:
-            for level in ("county", "township", "village", "natural_unit"):
-                io.copy_frame(conn, io.admin_rows(county.level(level), level), "admin_unit")
+        with provision.scratch_database(provision.server_url(), "bench_load") as url:
+            engine = get_engine(url)
+            with engine.begin() as conn:
+                for level in ("county", "township", "village", "natural_unit"):
+                    io.copy_frame(conn, io.admin_rows(county.level(level), level), "admin_unit")
 
-        def baseline() -> None:
-            frame = gpd.read_file(path)
-            frame.rename_geometry("geom").to_postgis(
-                "baseline_household", engine, if_exists="replace", index=False
+            def baseline() -> None:
+                frame = gpd.read_file(path)
+                frame.rename_geometry("geom").to_postgis(
+                    "baseline_household", engine, if_exists="replace", index=False
+                )
+
+            _, base_s = timed(baseline)
+            units = county.natural_units
+            refs = load.References(
+                codes={"natural_unit": set(units["code"]), "village": set(county.villages["code"])},
+                natural_units=units,
             )
-
-        _, base_s = timed(baseline)
-        units = county.natural_units
-        refs = load.References(
-            codes={"natural_unit": set(units["code"]), "village": set(county.villages["code"])},
-            natural_units=units,
-        )
-        checked, pure_s = timed(lambda: load.check_file(path, "households", refs=refs))
-        report, load_s = timed(lambda: load.load_file(engine, path, "households"))
-        again, again_s = timed(lambda: load.load_file(engine, path, "households"))
-        assert report.loaded + report.quarantined == n
-        verdict = "PASS" if load_s <= TARGET_S else "FAIL"
-        rows = [
-            ["baseline: read_file + to_postgis (no checks)", base_s, n / base_s, "1.0x", ""],
-            ["geo.load.check_file (read + validate, no DB)", pure_s, n / pure_s,
-             f"{base_s / pure_s:.1f}x", ""],
-            ["geo.load.load_file (validate + upsert + run)", load_s, n / load_s,
-             f"{base_s / load_s:.1f}x", f"{verdict} (<= {TARGET_S:g} s)"],
-            ["geo.load.load_file again (all updates)", again_s, n / again_s,
-             f"{base_s / again_s:.1f}x", ""],
-        ]  # fmt: skip
-        print_table(
-            f"Loading {n:,} household polygons from a GeoPackage "
-            f"(loaded {report.loaded:,}, repaired {report.repaired:,}, quarantined "
-            f"{report.quarantined:,}; county generated in {gen_s:.1f} s, GPKG written in "
-            f"{write_gpkg_s:.1f} s; peak RSS {peak_rss_gib():.1f} GiB)",
-            ["step", "seconds", "rows/s", "speed vs baseline", "target"],
-            rows,
-        )
-        del checked, again
-        engine.dispose()
+            checked, pure_s = timed(lambda: load.check_file(path, "households", refs=refs))
+            report, load_s = timed(lambda: load.load_file(engine, path, "households"))
+            again, again_s = timed(lambda: load.load_file(engine, path, "households"))
+            assert report.loaded + report.quarantined == n
+            verdict = "PASS" if load_s <= TARGET_S else "FAIL"
+            rows = [
+                ["baseline: read_file + to_postgis (no checks)", base_s, n / base_s, "1.0x", ""],
+                ["geo.load.check_file (read + validate, no DB)", pure_s, n / pure_s,
+                 f"{base_s / pure_s:.1f}x", ""],
+                ["geo.load.load_file (validate + upsert + run)", load_s, n / load_s,
+                 f"{base_s / load_s:.1f}x", f"{verdict} (<= {TARGET_S:g} s)"],
+                ["geo.load.load_file again (all updates)", again_s, n / again_s,
+                 f"{base_s / again_s:.1f}x", ""],
+            ]  # fmt: skip
+            print_table(
+                f"Loading {n:,} household polygons from a GeoPackage "
+                f"(loaded {report.loaded:,}, repaired {report.repaired:,}, quarantined "
+                f"{report.quarantined:,}; county generated in {gen_s:.1f} s, GPKG written in "
+                f"{write_gpkg_s:.1f} s; peak RSS {peak_rss_gib():.1f} GiB)",
+                ["step", "seconds", "rows/s", "speed vs baseline", "target"],
+                rows,
+            )
+            del checked, again
+            engine.dispose()
     finally:
-        provision.drop_database(server, name)
         for f in tmp.iterdir():
             f.unlink()
         tmp.rmdir()

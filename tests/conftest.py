@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Connection, Engine
 
 from geo.db import provision
+from geo.db.provision import scratch_database
 from geo.db.session import get_engine
-from tests._databases import scratch_database
 
 
 @pytest.fixture(scope="session")

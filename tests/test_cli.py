@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from geo.cli import app
 from geo.db import io
+from geo.db.provision import scratch_database
 from geo.db.session import get_engine
 from geo.profiles import load_profile
 from tests._county_fixture import tiny_county
-from tests._databases import scratch_database
 
 pytestmark = pytest.mark.db
 runner = CliRunner()

@@ -9,9 +9,9 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from geo._cli_grids import app
+from geo.db.provision import scratch_database
 from geo.db.session import get_engine
 from geo.synth import generate_county
-from tests._databases import scratch_database
 
 pytestmark = pytest.mark.db
 runner = CliRunner()

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from geo._cli_io import app
 from geo.db import io
+from geo.db.provision import scratch_database
 from geo.db.session import get_engine
 from tests._county_fixture import tiny_county
-from tests._databases import scratch_database
 from tests.test_load import NU1, households
 from tests.test_load_db import _plan
 

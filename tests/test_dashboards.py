@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+from geo.db.provision import scratch_database
 from tests._browser import CHROMIUM, CHROMIUM_ARGS, leaflet_frame, streamlit_server
 from tests._county_fixture import tiny_county
-from tests._databases import scratch_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.slow]
 

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from geo import incidents
 from geo._cli_incidents import app
+from geo.db.provision import scratch_database
 from geo.db.session import get_engine
 from tests._county_fixture import tiny_county
-from tests._databases import scratch_database
 
 pytestmark = pytest.mark.db
 runner = CliRunner()

@@ -9,9 +9,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from geo.db.provision import scratch_database
 from geo.settings import ROOT
 from tests._county_fixture import tiny_county
-from tests._databases import scratch_database
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -373,8 +373,8 @@ def test_two_planners_on_one_version_the_second_waits_then_is_refused(server_url
     """Real concurrency: two connections, the first edit holds the row lock until commit."""
     import threading
 
+    from geo.db.provision import scratch_database
     from geo.db.session import get_engine
-    from tests._databases import scratch_database
 
     with scratch_database(server_url, "plans_race", county=generate_county("small", seed=5)) as url:
         engine = get_engine(url)

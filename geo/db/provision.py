@@ -24,7 +24,9 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -32,6 +34,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from geo._errors import DatabaseError
+from geo.frames import County
 from geo.settings import Settings, get_settings
 
 Say = Callable[[str], None]
@@ -228,6 +231,30 @@ def server_url(settings: Settings | None = None, *, say: Say = _quiet) -> str:
         return settings.database_url
     ensure_server(settings, say=say)
     return settings.server_url("postgres")
+
+
+@contextmanager
+def scratch_database(
+    server_url: str, prefix: str, *, migrated: bool = True, county: County | None = None
+) -> Iterator[str]:
+    """A throw-away database for tests and benchmarks: created, optionally migrated and
+    holding ``county``, dropped afterwards whatever happened. Yields its SQLAlchemy URL."""
+    from geo.db import io, migrate
+    from geo.db.session import get_engine
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    name = f"wangge_{prefix}_{worker}_{uuid.uuid4().hex[:8]}"
+    url = create_database(server_url, name)
+    try:
+        if migrated:
+            migrate.upgrade(url)
+        if county is not None:
+            with get_engine(url).begin() as conn:
+                io.write_county(conn, county)
+        yield url
+    finally:
+        get_engine(url).dispose()
+        drop_database(server_url, name)
 
 
 def ensure_database(settings: Settings | None = None, *, say: Say = _quiet) -> str:
