@@ -139,7 +139,7 @@ def _wangge(hh, nu, v):
     return float(np.median(times)), plan
 
 
-def run_villages() -> tuple[pd.DataFrame, list[str]]:
+def run_villages(*, wangge_only: bool = False) -> tuple[pd.DataFrame, list[str]]:
     rows = []
     checks: list[str] = []
     warm = make_village(200, seed=99, courtyards=False)
@@ -158,8 +158,8 @@ def run_villages() -> tuple[pd.DataFrame, list[str]]:
             rows.append({"households": n, "method": label, "seconds": seconds, **m})
             wangge_s = max(wangge_s, seconds)
         feasible = grids.is_village_feasible(n, LO, HI)
-        gdf, w = _spopt_inputs(hh, v)
-        for name, make in _spopt_methods(n):
+        gdf, w = (None, None) if wangge_only else _spopt_inputs(hh, v)
+        for name, make in [] if wangge_only else _spopt_methods(n):
             if name == "Skater" and n > 1000 and skater_1000 is not None:
                 est = skater_1000 * (n / 1000) ** 2.6
                 if est > BUDGET_S:
@@ -337,6 +337,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--county", action="store_true", help="also time whole counties")
     parser.add_argument("--county-only", action="store_true", help="only the county part")
     parser.add_argument(
+        "--wangge-only", action="store_true", help="villages without the spopt methods"
+    )
+    parser.add_argument(
         "--county-child", nargs=2, metavar=("NAME", "N_JOBS"), help=argparse.SUPPRESS
     )
     args, _ = parser.parse_known_args(argv)  # `python -m benchmarks bench_grids` passes its own
@@ -345,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     checks: list[str] = []
     if not args.county_only:
-        table, checks = run_villages()
+        table, checks = run_villages(wangge_only=args.wangge_only)
         cols = [
             "households",
             "method",

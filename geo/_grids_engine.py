@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-from geo._grids_partition import partition_village
+from geo._grids_partition import partition_village, polish_labels
 from geo._grids_tessellate import neighbour_for, seed_cells, spread_duplicates, tessellate
 
 #: Most corners of a courtyard polygon used as Voronoi seeds.
@@ -106,7 +106,11 @@ def _within(size: int, lo: int, hi: int) -> bool:
 
 
 def run_village(job: VillageJob) -> VillageResult:
-    """Partition (unless labels are given), tessellate and repair one village.
+    """Partition (unless labels are given), polish, tessellate and repair one village.
+
+    The polished labels (:func:`polish_labels`, boundary moves that raise Polsby-Popper)
+    are kept only if every tessellated cell comes out in one piece; otherwise the
+    partition's own labels are used.
 
     When the fast partition leaves a cell in pieces that the repair cannot join, the
     slower strategies of :func:`partition_village` are tried and the result with the fewest
@@ -128,7 +132,23 @@ def run_village(job: VillageJob) -> VillageResult:
             job.max_size,
             strategy=strategy,
         )
-        labels, geoms = _repair(job, labels, cells)
+        if cells is not None:
+            polished = polish_labels(
+                labels,
+                job.seeds,
+                cells,
+                job.village,
+                job.natural_units,
+                job.min_size,
+                job.max_size,
+            )
+            p_labels, p_geoms = _repair(job, polished, cells)
+            if not any(shapely.get_num_geometries(g) > 1 for g in p_geoms):
+                labels, geoms = p_labels, p_geoms
+            else:
+                labels, geoms = _repair(job, labels, cells)
+        else:
+            labels, geoms = _repair(job, labels, cells)
         broken = sum(shapely.get_num_geometries(g) > 1 for g in geoms)
         if best is None or broken < best[0]:
             best = (broken, labels, geoms)
