@@ -120,8 +120,9 @@ def delaunay_edges(xy: np.ndarray, village: shapely.Geometry | None) -> tuple[np
     return i, j, d, inside
 
 
-def _delaunay_with_duals(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Delaunay edges (sorted pairs) and their dual Voronoi edges as LineStrings."""
+def _triangulation(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Delaunay triangles of ``xy`` (simplices, neighbours) and their circumcentres, which
+    are the vertices of the Voronoi diagram."""
     tri = Delaunay(xy)
     simp, nbr = tri.simplices, tri.neighbors
     a, b, c = xy[simp[:, 0]], xy[simp[:, 1]], xy[simp[:, 2]]
@@ -135,6 +136,12 @@ def _delaunay_with_duals(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ux = (a2 * (b[:, 1] - c[:, 1]) + b2 * (c[:, 1] - a[:, 1]) + c2 * (a[:, 1] - b[:, 1])) / dd
     uy = (a2 * (c[:, 0] - b[:, 0]) + b2 * (a[:, 0] - c[:, 0]) + c2 * (b[:, 0] - a[:, 0])) / dd
     cc = np.column_stack([ux, uy])
+    return simp, nbr, cc
+
+
+def _delaunay_with_duals(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Delaunay edges (sorted pairs) and their dual Voronoi edges as LineStrings."""
+    simp, nbr, cc = _triangulation(xy)
     span = float(np.ptp(xy, axis=0).max()) * 4 + 1.0
     rows = []
     for k in range(3):
@@ -671,19 +678,7 @@ def _dual_lengths(xy: np.ndarray, village: shapely.Geometry) -> tuple[np.ndarray
     Voronoi edges whose two ends lie in the village are measured directly; the others (and
     the rays of hull edges) are clipped to the village first.  Zero-length edges are dropped.
     """
-    tri = Delaunay(xy)
-    simp, nbr = tri.simplices, tri.neighbors
-    a, b, c = xy[simp[:, 0]], xy[simp[:, 1]], xy[simp[:, 2]]
-    dd = 2 * (
-        a[:, 0] * (b[:, 1] - c[:, 1])
-        + b[:, 0] * (c[:, 1] - a[:, 1])
-        + c[:, 0] * (a[:, 1] - b[:, 1])
-    )
-    dd = np.where(np.abs(dd) < 1e-12, 1e-12, dd)
-    a2, b2, c2 = (a**2).sum(1), (b**2).sum(1), (c**2).sum(1)
-    ux = (a2 * (b[:, 1] - c[:, 1]) + b2 * (c[:, 1] - a[:, 1]) + c2 * (a[:, 1] - b[:, 1])) / dd
-    uy = (a2 * (c[:, 0] - b[:, 0]) + b2 * (a[:, 0] - c[:, 0]) + c2 * (b[:, 0] - a[:, 0])) / dd
-    cc = np.column_stack([ux, uy])
+    simp, nbr, cc = _triangulation(xy)
     span = float(np.ptp(xy, axis=0).max()) * 4 + 1.0
     t = np.arange(len(simp))
     ii, jj, s0, s1 = [], [], [], []
