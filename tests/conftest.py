@@ -7,14 +7,22 @@ Each test that takes ``conn`` runs inside a transaction that is rolled back afte
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, Engine
 
 from geo.db import provision
 from geo.db.provision import scratch_database
 from geo.db.session import get_engine
+
+# CI replays the same Hypothesis examples every run (a red CI is then a real regression, not
+# a newly drawn example); on a developer's machine examples are drawn afresh.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("dev", print_blob=True)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(scope="session")
