@@ -7,6 +7,7 @@ so that the incident layer can be exercised on its own.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import geopandas as gpd
@@ -16,6 +17,25 @@ from sqlalchemy import Connection, text
 
 from geo.db.io import copy_frame
 from geo.db.models import INCIDENT_SOURCES
+
+
+def _plan_row(conn: Connection, county_code: str, name: str, status: str) -> int:
+    """Insert a grid_plan row; a published one first archives the county's published plan."""
+    if status == "published":
+        conn.execute(
+            text(
+                "UPDATE grid_plan SET status = 'archived' "
+                "WHERE county_code = :c AND status = 'published'"
+            ),
+            {"c": county_code},
+        )
+    return conn.execute(
+        text(
+            "INSERT INTO grid_plan (county_code, name, status, published_at) "
+            "VALUES (:c, :n, :s, CASE WHEN :pub THEN now() END) RETURNING id"
+        ),
+        {"c": county_code, "n": name, "s": status, "pub": status == "published"},
+    ).scalar_one()
 
 
 def insert_plan(
@@ -32,21 +52,7 @@ def insert_plan(
     Publishing archives the county's currently published plan first (one published plan per
     county). ``assignment`` (household_code, cell_code) is written when given.
     """
-    if status == "published":
-        conn.execute(
-            text(
-                "UPDATE grid_plan SET status = 'archived' "
-                "WHERE county_code = :c AND status = 'published'"
-            ),
-            {"c": county_code},
-        )
-    plan_id = conn.execute(
-        text(
-            "INSERT INTO grid_plan (county_code, name, status, published_at) "
-            "VALUES (:c, :n, :s, CASE WHEN :pub THEN now() END) RETURNING id"
-        ),
-        {"c": county_code, "n": name, "s": status, "pub": status == "published"},
-    ).scalar_one()
+    plan_id = _plan_row(conn, county_code, name, status)
     frame = cells[["code", "village_code", cells.geometry.name]].copy()
     frame["plan_id"] = plan_id
     frame = frame.set_geometry(frame.geometry.apply(_multi))
@@ -72,20 +78,7 @@ def lattice_plan(conn: Connection, county_code: str, *, size_deg: float = 0.01) 
     Households are assigned to the cell that covers their point (lowest code on a boundary).
     Good enough to place incidents at scale; not a real grid plan (sizes are not balanced).
     """
-    conn.execute(
-        text(
-            "UPDATE grid_plan SET status = 'archived' "
-            "WHERE county_code = :c AND status = 'published'"
-        ),
-        {"c": county_code},
-    )
-    plan_id = conn.execute(
-        text(
-            "INSERT INTO grid_plan (county_code, name, status, published_at) "
-            "VALUES (:c, 'lattice-' || clock_timestamp(), 'published', now()) RETURNING id"
-        ),
-        {"c": county_code},
-    ).scalar_one()
+    plan_id = _plan_row(conn, county_code, f"lattice-{time.time_ns()}", "published")
     conn.execute(
         text(
             """
