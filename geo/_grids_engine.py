@@ -21,6 +21,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from geo._grids_partition import partition_village, polish_labels
+from geo._grids_rejoin import rejoin
 from geo._grids_tessellate import neighbour_for, seed_cells, spread_duplicates, tessellate
 
 #: Most corners of a courtyard polygon used as Voronoi seeds.
@@ -114,7 +115,8 @@ def run_village(job: VillageJob) -> VillageResult:
 
     When the fast partition leaves a cell in pieces that the repair cannot join, the
     slower strategies of :func:`partition_village` are tried and the result with the fewest
-    cells in pieces is kept (the first, on a tie).
+    cells in pieces is kept (the first, on a tie); cells still in pieces are then re-cut
+    together with a neighbour (:func:`geo._grids_rejoin.rejoin`).
     """
     shapely.prepare(job.village)
     cells = seed_cells(job.seeds, job.village) if len(job.seeds) > 1 else None
@@ -154,7 +156,20 @@ def run_village(job: VillageJob) -> VillageResult:
             best = (broken, labels, geoms)
         if broken == 0:
             break
-    return VillageResult(code=job.code, labels=best[1], geoms=best[2])
+    broken, labels, geoms = best
+    if broken and job.repair:
+        labels, geoms = rejoin(
+            job.village,
+            job.rep_xy,
+            job.seeds,
+            job.owner,
+            labels,
+            geoms,
+            cells,
+            job.min_size,
+            job.max_size,
+        )
+    return VillageResult(code=job.code, labels=labels, geoms=geoms)
 
 
 #: Partition strategies tried in turn until every cell of the village is in one piece.
