@@ -23,6 +23,7 @@ import typer
 from rich.table import Table
 
 from geo._cli_common import database_url, one_line_errors, out
+from geo._errors import ConfigError
 
 app = typer.Typer(help="Build, check, compare and publish grid plans.", no_args_is_help=True)
 
@@ -102,6 +103,14 @@ def build(
     county: CountyOpt = None,
     seed: Annotated[int, typer.Option(help="Seed recorded with the plan.")] = 0,
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes.")] = 1,
+    ignore_natural_units: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-natural-units",
+            help="Cut cells for compactness alone, splitting natural units (default: a natural "
+            "unit within the bounds stays one cell).",
+        ),
+    ] = False,
     by: ByOpt = None,
 ) -> None:
     """Build a new draft plan of the county, or rebuild one village of a draft (--village)."""
@@ -112,6 +121,11 @@ def build(
     with one_line_errors():
         who = by or _user()
         started = time.perf_counter()
+        if village is not None and ignore_natural_units:
+            raise ConfigError(
+                "--ignore-natural-units applies to a new plan; rebuilding a village keeps the "
+                "plan's own setting"
+            )
         with _engine().begin() as conn:
             if village is not None:
                 current = plans.describe_plan(conn, plan, county_code=county)
@@ -153,6 +167,7 @@ def build(
                     seed=seed,
                     n_jobs=jobs,
                     on_village=on_village,
+                    keep_natural_units=not ignore_natural_units,
                 )
                 progress.update(task, description="saving to PostGIS")
                 plan_id = plans.save_plan(conn, built, county_code=code, name=plan, created_by=who)
@@ -161,7 +176,9 @@ def build(
             f"plan {plan!r} (id {plan_id}, draft v1) of county {code}: {m['cells']:,} cells of "
             f"{built.params['min_size']}-{built.params['max_size']} households for "
             f"{m['households']:,} households in {m['villages']:,} villages; "
-            f"{m['share_within_bounds']:.1%} within bounds "
+            f"{m['share_within_bounds']:.1%} within bounds, mean Polsby-Popper "
+            f"{m['mean_pp']:.2f}, {m['natural_units_split']:,} of {m['natural_units']:,} natural "
+            f"units split{' (ignored)' if ignore_natural_units else ''} "
             f"({time.perf_counter() - started:.1f} s)"
         )
 

@@ -97,6 +97,8 @@ def tile(inputs, index, codes, params, namer, *, repair, n_jobs=1, on_village=No
     s_order = np.argsort(seed_v, kind="stable")
     s_split = np.split(s_order, np.cumsum(np.bincount(seed_v, minlength=len(vuniq)))[:-1])
     nu = hh["natural_unit_code"].to_numpy()
+    if not params.get("keep_natural_units", True):
+        nu = np.zeros(len(hh), dtype=np.int64)  # one unit per village: nothing to keep whole
     codes_arr = None
     if codes is not None:
         codes_arr = np.asarray(codes, dtype=object).astype(str)

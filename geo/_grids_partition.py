@@ -242,7 +242,10 @@ def merge_groups(
             whole = merged <= max_size
             feas = is_feasible(merged, min_size, max_size)
             weak = nbrs[q] < 0.5  # touching only outside the village
-            return (weak, not whole, not feas, -nbrs[q] if whole else merged, q)
+            # overflowing a group that is one cell as it stands would cut it: prefer a group
+            # that is cut anyway (too large, or in a gap such as 51..59)
+            cuts_whole = not whole and min_size <= sizes[q] <= max_size
+            return (weak, not whole, cuts_whole, not feas, -nbrs[q] if whole else merged, q)
 
         q = min(nbrs, key=score)
         # merge k into q

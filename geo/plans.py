@@ -211,6 +211,7 @@ def build_county_plan(
     seed: int = 0,
     n_jobs: int = 1,
     on_village: Callable[[str, int, int], None] | None = None,
+    keep_natural_units: bool = True,
 ) -> grids.GridPlan:
     """Read a county from PostGIS and build a plan of it with :func:`geo.grids.build_plan`.
 
@@ -233,6 +234,7 @@ def build_county_plan(
         seed=seed,
         n_jobs=n_jobs,
         on_village=on_village,
+        keep_natural_units=keep_natural_units,
     )
     plan.params["county_code"] = code
     return plan

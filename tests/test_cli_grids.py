@@ -83,6 +83,26 @@ def test_build_check_rebuild_diff_publish_list(env: str) -> None:
     assert statuses == {"spring": "archived", "autumn": "published"}
 
 
+def test_ignore_natural_units_builds_more_compact_cells_and_is_stored(env: str) -> None:
+    kept = _ok(["build", "--plan", "units-kept"])
+    ignored = _ok(["build", "--plan", "units-ignored", "--ignore-natural-units"])
+    assert "(ignored)" in ignored
+    assert "(ignored)" not in kept
+    with get_engine(env).connect() as conn:
+        rows = conn.execute(
+            text("SELECT name, params->>'keep_natural_units', (metrics->>'mean_pp')::float, "
+                 "(metrics->>'natural_units_split')::int FROM grid_plan "
+                 "WHERE name LIKE 'units-%'")
+        ).all()  # fmt: skip
+    got = {name: (keep, pp, split) for name, keep, pp, split in rows}
+    assert got["units-kept"][0] == "true"
+    assert got["units-ignored"][0] == "false"
+    assert got["units-ignored"][1] > got["units-kept"][1]  # more compact
+    assert got["units-ignored"][2] > got["units-kept"][2]  # at the cost of split units
+    refused = _fails(["build", "--plan", "units-kept", "--village", "1", "--ignore-natural-units"])
+    assert "applies to a new plan" in refused
+
+
 def test_errors_are_one_line_and_exit_1(env: str) -> None:
     assert "no plan 'ghost'" in _fails(["check", "ghost"])
     assert "no plan 'ghost'" in _fails(["build", "--plan", "ghost", "--village", "1"])

@@ -171,6 +171,31 @@ def test_natural_unit_of_40_stays_whole():
     assert_tiles(plan, v)
 
 
+def test_natural_units_kept_whole_or_ignored_for_compactness():
+    """The rule by default; ``keep_natural_units=False`` trades it for compact cells."""
+    from benchmarks._villages import make_village
+
+    hh, nu, v = make_village(1000, seed=1, courtyards=False)
+    kept = grids.build_plan(hh, nu, v)
+    sizes = hh["natural_unit_code"].value_counts()
+    whole = sizes[sizes.between(30, 50)].index
+    cells_of = kept.assignment.groupby("natural_unit_code")["cell_code"].nunique()
+    # a unit within bounds is cut only where a small neighbour with nowhere else to go joined it
+    assert (cells_of[whole] == 1).mean() >= 0.9
+    assert kept.params["keep_natural_units"] is True
+
+    free = grids.build_plan(hh, nu, v, keep_natural_units=False)
+    assert free.params["keep_natural_units"] is False
+    assert free.metrics["mean_pp"] >= 0.60 > kept.metrics["mean_pp"]
+    assert free.metrics["natural_units_split"] > kept.metrics["natural_units_split"]
+    assert free.metrics["share_within_bounds"] == 1.0
+    assert free.cells["contiguous"].all()
+    assert_tiles(free, v)
+    # a village rebuilt from the plan keeps the plan's setting
+    again = grids.rebuild_village(free, v["code"].iloc[0])
+    assert (again.assignment["cell_code"] == free.assignment["cell_code"]).all()
+
+
 def test_two_natural_units_of_15_merge():
     xy = np.concatenate([grid_points(15, cols=5), grid_points(15, x0=110, cols=5)])
     units = np.r_[np.ones(15, int), np.full(15, 2)]
