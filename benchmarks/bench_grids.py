@@ -12,6 +12,13 @@ Voronoi cells clipped to the village and dissolved by label
 (:func:`geo.grids.cells_from_assignment`),
 then size, share of cells within [30, 50], mean Polsby-Popper and contiguity.
 Each spopt run has a time budget (SIGALRM); Wangge's time is the median of 3 warm runs.
+
+Wangge runs twice: with natural units kept whole (the product's rule, each hamlet of the
+village is a natural unit) and with them ignored (``keep_natural_units=False``: the same
+points-only input the spopt methods get).  The PP >= 0.60 target is checked on the latter;
+with units kept, cells take the units' own shapes, so the reference row "natural units as
+cells" (the units dissolved as they are, sizes unbounded) gives their compactness and the
+target there is to stay within 0.05 of it.
 """
 
 from __future__ import annotations
@@ -130,11 +137,13 @@ def _measure(hh, v, labels) -> dict:
     }
 
 
-def _wangge(hh, nu, v):
+def _wangge(hh, nu, v, *, keep_natural_units: bool):
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
-        plan = grids.build_plan(hh, nu, v, min_size=LO, max_size=HI)
+        plan = grids.build_plan(
+            hh, nu, v, min_size=LO, max_size=HI, keep_natural_units=keep_natural_units
+        )
         times.append(time.perf_counter() - t0)
     return float(np.median(times)), plan
 
@@ -147,15 +156,25 @@ def run_villages(*, wangge_only: bool = False) -> tuple[pd.DataFrame, list[str]]
     skater_1000 = None
     for n in SIZES:
         hh, _, v = make_village(n, seed=1, courtyards=False)
-        flat = hh.assign(natural_unit_code=hh["village_code"] + "000")
+        # reference: the natural units themselves as cells (their sizes are not bounded)
+        units = _measure(hh, v, hh["natural_unit_code"])
+        rows.append({"households": n, "method": "(natural units as cells)", **units})
         wangge_s = 0.0
-        for label, frame in (
-            ("Wangge (natural units kept)", hh),
-            ("Wangge (no natural units)", flat),
+        for label, keep in (
+            ("Wangge (natural units kept)", True),
+            ("Wangge (natural units ignored)", False),
         ):
-            seconds, plan = _wangge(frame, None, v)
+            seconds, plan = _wangge(hh, None, v, keep_natural_units=keep)
             m = _measure(hh, v, plan.assignment["cell_code"])
-            rows.append({"households": n, "method": label, "seconds": seconds, **m})
+            rows.append(
+                {
+                    "households": n,
+                    "method": label,
+                    "seconds": seconds,
+                    **m,
+                    "nu_split": plan.metrics["natural_units_split"],
+                }
+            )
             wangge_s = max(wangge_s, seconds)
         feasible = grids.is_village_feasible(n, LO, HI)
         gdf, w = (None, None) if wangge_only else _spopt_inputs(hh, v)
@@ -199,12 +218,21 @@ def run_villages(*, wangge_only: bool = False) -> tuple[pd.DataFrame, list[str]]
                     f"{tag}: cells within bounds = 100 %", wm["in_bounds"] == 1.0 or not feasible
                 )
             )
-            checks.append(
-                _verdict(
-                    f"{tag}: mean Polsby-Popper >= 0.60 ({wm['mean_pp']:.3f})",
-                    wm["mean_pp"] >= 0.60,
+            if "ignored" in wm["method"]:  # the input every spopt method sees
+                checks.append(
+                    _verdict(
+                        f"{tag}: mean Polsby-Popper >= 0.60 ({wm['mean_pp']:.3f})",
+                        wm["mean_pp"] >= 0.60,
+                    )
                 )
-            )
+            else:  # cells take the shapes of the units they keep whole
+                checks.append(
+                    _verdict(
+                        f"{tag}: mean Polsby-Popper within 0.05 of the natural units' own "
+                        f"({wm['mean_pp']:.3f} vs {units['mean_pp']:.3f})",
+                        wm["mean_pp"] >= units["mean_pp"] - 0.05,
+                    )
+                )
             checks.append(_verdict(f"{tag}: every cell contiguous", wm["contiguous"]))
         if n == 1000:
             sk = [r["seconds"] for r in here if r["method"] == "Skater" and "seconds" in r]
@@ -360,6 +388,7 @@ def main(argv: list[str] | None = None) -> None:
             "in_bounds",
             "mean_pp",
             "contiguous",
+            "nu_split",
             "x_slower",
             "note",
         ]
