@@ -49,6 +49,24 @@ def wall_units(county_code: str) -> gpd.GeoDataFrame:
 
 
 @st.cache_data(ttl=TTL)
+def wall_map_html(county_code: str, value: str, label: str) -> str:
+    """The wall's map as one HTML document, built once per refresh period.
+
+    Building the folium map of ~1,800 cells and rendering it costs ~0.5 s: cached, every
+    wall and every reload within the period gets the same document.
+    """
+    from geo import maps
+
+    m = maps.wall_map(
+        wall_units(county_code),
+        value,
+        label=label,
+        outline_frame=unit_summary("township", county_code),
+    )
+    return maps.map_html(m)
+
+
+@st.cache_data(ttl=TTL)
 def platform_board(county_code: str) -> pd.DataFrame:
     return queries.platform_board(engine(), county_code)
 

@@ -37,10 +37,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(database_url: str, *, timeout_s: float = 60) -> Iterator[str]:
-    """Serve ``dashboards/app.py`` against ``database_url``; yields the base URL."""
+def streamlit_server(
+    database_url: str, *, timeout_s: float = 60, cache_ttl_s: int = 1
+) -> Iterator[str]:
+    """Serve ``dashboards/app.py`` against ``database_url``; yields the base URL.
+
+    ``cache_ttl_s`` is the refresh period of the wall and the dashboards' query cache
+    (``WANGGE_CACHE_TTL``): 1 s by default so that tests see refreshes happen.
+    """
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "WANGGE_CACHE_TTL": "1"}
+    env = {**os.environ, "DATABASE_URL": database_url, "WANGGE_CACHE_TTL": str(cache_ttl_s)}
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"wangge-streamlit-{port}.log"
     with log.open("w") as out:
         proc = subprocess.Popen(

@@ -11,7 +11,6 @@ import time
 import streamlit as st
 
 from dashboards import _shared
-from geo import maps
 from geo.settings import get_settings
 
 settings = get_settings()
@@ -49,11 +48,7 @@ def wall() -> None:
     with left:
         value = "incidents_per_100" if board["reported"].sum() else "households"
         label = "incidents / 100 households, 30 days" if value != "households" else "households"
-        townships = _shared.unit_summary("township", county_code)
-        st.iframe(
-            maps.map_html(maps.wall_map(units, value, label=label, outline_frame=townships)),
-            height=720,
-        )
+        st.iframe(_shared.wall_map_html(county_code, value, label), height=720)
     with right:
         st.subheader(f"{len(board)} platforms 平台")
         st.dataframe(
