@@ -21,7 +21,9 @@ write back that village's cells and assignments (delete + COPY), re-check the vi
 and recompute the plan metrics from the stored cell figures.
 
 Every function takes an SQLAlchemy ``Connection`` with a transaction open and works inside
-it; the caller commits (``with engine.begin() as conn: ...``).
+it; the caller commits (``with engine.begin() as conn: ...``).  Reading and writing cells and
+assignments, the publication checks and the queries behind :func:`plan_metrics_from_db` are
+in :mod:`geo.db.plan_store`.
 
 Why some figures are computed here and not by :mod:`geo.grids`: after an edit only one
 village is in memory, so the plan-level metrics (:func:`plan_metrics_from_db`) are recomputed
@@ -31,7 +33,6 @@ from the per-cell columns stored in ``grid_cell`` with the same definitions as
 
 from __future__ import annotations
 
-import io as _io
 import json
 import math
 import time
@@ -48,8 +49,7 @@ from sqlalchemy import Connection, text
 
 from geo import grids
 from geo._errors import ConfigError, DataError, WanggeError
-from geo.db import io
-from geo.projection import MAX_SEGMENT_DEG, STORAGE_CRS
+from geo.db import io, plan_store
 
 PLAN_OPS = ("move", "move_polygon", "split", "merge", "rebuild")
 OP_ARGUMENTS = {
@@ -79,19 +79,6 @@ METRIC_KEYS = (
 DEFAULT_BOUNDS = (30, 50)
 CELL_TOLERANCE_M = 1.0
 """How far (metres) a cell may stick out of its village before publishing refuses it."""
-
-_CELL_DB_COLUMNS = (
-    "code",
-    "village_code",
-    "households",
-    "residents",
-    "area_m2",
-    "polsby_popper",
-    "flag_reason",
-    "contiguous",
-    "natural_units_split",
-    "within_bounds",
-)
 
 
 class PlanError(WanggeError):
@@ -294,9 +281,9 @@ def save_plan(
             "p": _json(params),
         },
     ).scalar_one()
-    _write_cells(conn, plan_id, plan.cells)
-    _write_assignment(conn, plan_id, plan.assignment)
-    _analyze_if_stale(
+    plan_store.write_cells(conn, plan_id, plan.cells)
+    plan_store.write_assignment(conn, plan_id, plan.assignment)
+    plan_store.analyze_if_stale(
         conn,
         {
             "grid_cell": len(plan.cells),
@@ -334,12 +321,12 @@ def load_plan(
         one row per assigned household (index aligned with ``plan.inputs.households``).
     """
     row = _plan_row(conn, plan_ref, county_code=county_code)
-    cells = _read_cells(conn, row.id)
+    cells = plan_store.read_cells(conn, row.id)
     params = _params(row)
     if attach:
         households = io.read_households(conn, under=row.county_code)
         villages = io.read_admin(conn, "village", under=row.county_code)
-        assignment = _assignment_for(conn, row.id, households)
+        assignment = plan_store.assignment_for(conn, row.id, households)
         params.setdefault("metric_crs", grids.metric_crs(villages).to_string())
         plan = grids.GridPlan(cells, assignment, _ordered(row.metrics), params)
         plan = plan.attach(households, villages)
@@ -426,7 +413,7 @@ def copy_plan(
         ),
         {"n": name, "by": by, "p": row.id},
     ).scalar_one()
-    cols = ", ".join(_CELL_DB_COLUMNS)
+    cols = ", ".join(plan_store.CELL_DB_COLUMNS)
     conn.execute(
         text(
             f"INSERT INTO grid_cell (plan_id, {cols}, geom) SELECT :new, {cols}, geom "
@@ -512,7 +499,7 @@ def edit_plan(
     sub = _village_plan(conn, row.id, village, params)
     new = _apply(sub, op, args)
     violations = grids.check_plan(new, new.inputs.households, villages=new.inputs.villages)
-    _replace_village_rows(conn, row.id, village, new)
+    plan_store.replace_village_rows(conn, row.id, village, new)
     metrics = plan_metrics_from_db(conn, row.id, params=params)
     version = conn.execute(
         text(
@@ -667,56 +654,13 @@ def publication_faults(conn: Connection, plan_id: int) -> list[str]:
     would refuse slivers that are artefacts of the storage CRS.
     """
     row = _plan_row(conn, plan_id)
-    srid = _metric_srid(conn, row)
-    p = {
-        "p": row.id,
-        "c": f"{row.county_code}%",
-        "tol": CELL_TOLERANCE_M,
-        "srid": srid,
-        "seg": MAX_SEGMENT_DEG,
-    }
-    checks = [
-        (
-            "household(s) of the county in no cell",
-            # EXCEPT is hashed or sorted whatever the statistics say (an anti-join planned
-            # on the stale statistics of a fresh table can go quadratic)
-            "SELECT code FROM household WHERE code LIKE :c "
-            "EXCEPT SELECT household_code FROM cell_assignment WHERE plan_id = :p",
-        ),
-        (
-            "household(s) assigned twice",
-            "SELECT household_code FROM cell_assignment WHERE plan_id = :p "
-            "GROUP BY household_code HAVING count(*) > 1",
-        ),
-        (
-            "household(s) assigned to a cell of another village or county",
-            "SELECT a.household_code || ' -> ' || a.cell_code FROM cell_assignment a "
-            "JOIN household h ON h.code = a.household_code JOIN grid_cell c "
-            "ON c.plan_id = a.plan_id AND c.code = a.cell_code WHERE a.plan_id = :p "
-            "AND (h.village_code <> c.village_code OR h.code NOT LIKE :c)",
-        ),
-        (
-            "cell(s) outside their village",
-            # strict test in degrees first (cheap); only its failures are re-tested in metres
-            "WITH bad AS MATERIALIZED (SELECT c.code, c.geom, c.village_code FROM grid_cell c "
-            "JOIN admin_unit v ON v.code = c.village_code WHERE c.plan_id = :p "
-            "AND NOT ST_CoveredBy(c.geom, v.geom)), "
-            "vb AS MATERIALIZED (SELECT code, "
-            "ST_Buffer(ST_Transform(ST_Segmentize(geom, :seg), :srid), :tol) AS g "
-            "FROM admin_unit WHERE code IN (SELECT village_code FROM bad)) "
-            "SELECT b.code FROM bad b JOIN vb ON vb.code = b.village_code "
-            "WHERE NOT ST_CoveredBy(ST_Transform(ST_Segmentize(b.geom, :seg), :srid), vb.g)",
-        ),
-    ]
-    faults = []
-    for what, sql in checks:
-        rows = conn.execute(
-            text(f"SELECT x, count(*) OVER () FROM ({sql}) AS q(x) ORDER BY x LIMIT 5"), p
-        ).all()
-        if rows:
-            first = ", ".join(str(r[0]) for r in rows)
-            faults.append(f"{rows[0][1]} {what} (first: {first})")
-    return faults
+    return plan_store.publication_faults(
+        conn,
+        row.id,
+        county_code=row.county_code,
+        srid=_metric_srid(conn, row),
+        tolerance_m=CELL_TOLERANCE_M,
+    )
 
 
 def _metric_srid(conn: Connection, row: Any) -> int:
@@ -788,30 +732,9 @@ def plan_metrics_from_db(
     """
     if params is None:
         params = _params(_plan_row(conn, plan_id))
-    cells = pd.read_sql(
-        text(
-            "SELECT households, residents, polsby_popper, within_bounds, flag_reason, "
-            "contiguous FROM grid_cell WHERE plan_id = :p"
-        ),
-        conn,
-        params={"p": plan_id},
-    )
-    per_village = pd.read_sql(
-        text(
-            "SELECT h.village_code, count(*) AS n FROM cell_assignment a JOIN household h "
-            "ON h.code = a.household_code WHERE a.plan_id = :p GROUP BY h.village_code"
-        ),
-        conn,
-        params={"p": plan_id},
-    )
-    nus = pd.read_sql(
-        text(
-            "SELECT count(DISTINCT a.cell_code) AS cells FROM cell_assignment a JOIN household h "
-            "ON h.code = a.household_code WHERE a.plan_id = :p GROUP BY h.natural_unit_code"
-        ),
-        conn,
-        params={"p": plan_id},
-    )
+    cells = plan_store.cell_figures(conn, plan_id)
+    per_village = plan_store.households_per_village(conn, plan_id)
+    nus = plan_store.cells_per_natural_unit(conn, plan_id)
     size = cells["households"].to_numpy()
     has = len(size) > 0
     infeasible = 0
@@ -959,21 +882,6 @@ def _lock_draft(
     return row
 
 
-def _cell_villages(conn: Connection, plan_id: int, codes: list[str]) -> dict[str, str]:
-    rows = conn.execute(
-        text(
-            "SELECT code, village_code FROM grid_cell WHERE plan_id = :p "
-            "AND code = ANY(CAST(:codes AS text[]))"
-        ),
-        {"p": plan_id, "codes": codes},
-    ).all()
-    found = {r.code: r.village_code for r in rows}
-    unknown = [c for c in codes if c not in found]
-    if unknown:
-        raise DataError(f"unknown cell(s) in this plan: {', '.join(unknown)}")
-    return found
-
-
 def _village_of_edit(conn: Connection, plan_id: int, op: str, args: dict) -> str:
     """The one village an edit touches (and early, clear errors for cross-village edits)."""
     if op == "rebuild":
@@ -985,7 +893,7 @@ def _village_of_edit(conn: Connection, plan_id: int, op: str, args: dict) -> str
             raise DataError(f"village {code!r} has no households in the database")
         return code
     if op == "merge":
-        found = _cell_villages(conn, plan_id, [args["a"], args["b"]])
+        found = plan_store.cell_villages(conn, plan_id, [args["a"], args["b"]])
         va, vb = found[args["a"]], found[args["b"]]
         if va != vb:
             raise DataError(
@@ -994,8 +902,8 @@ def _village_of_edit(conn: Connection, plan_id: int, op: str, args: dict) -> str
             )
         return va
     if op == "split":
-        return _cell_villages(conn, plan_id, [args["cell_code"]])[args["cell_code"]]
-    village = _cell_villages(conn, plan_id, [args["to_cell"]])[args["to_cell"]]
+        return plan_store.cell_villages(conn, plan_id, [args["cell_code"]])[args["cell_code"]]
+    village = plan_store.cell_villages(conn, plan_id, [args["to_cell"]])[args["to_cell"]]
     if op == "move":
         codes = [str(c) for c in args["household_codes"]]
         if not codes:
@@ -1051,130 +959,10 @@ def _village_plan(conn: Connection, plan_id: int, village: str, params: dict) ->
     )
     if villages.empty:
         raise DataError(f"unknown village {village!r}")
-    cells = _read_cells(conn, plan_id, village=village)
-    assignment = _assignment_for(conn, plan_id, households)
+    cells = plan_store.read_cells(conn, plan_id, village=village)
+    assignment = plan_store.assignment_for(conn, plan_id, households)
     lo, hi = _village_bounds(params, village)
     sub_params = {**params, "min_size": lo, "max_size": hi}
     sub_params.pop("village_bounds", None)
     sub_params.setdefault("metric_crs", grids.metric_crs(villages).to_string())
     return grids.GridPlan(cells, assignment, {}, sub_params).attach(households, villages)
-
-
-def _read_cells(conn: Connection, plan_id: int, *, village: str | None = None) -> gpd.GeoDataFrame:
-    where = "plan_id = :p" + (" AND village_code = :v" if village is not None else "")
-    cells = io.read_frame(
-        conn,
-        f"SELECT {', '.join(_CELL_DB_COLUMNS)}, geom FROM grid_cell WHERE {where} ORDER BY code",
-        params={"p": plan_id, "v": village},
-    )
-    g = np.asarray(cells.geometry.values, dtype=object)
-    single = (shapely.get_type_id(g) == 6) & (shapely.get_num_geometries(g) == 1)
-    if single.any():
-        g = g.copy()
-        g[single] = shapely.get_geometry(g[single], 0)
-    cells = cells.set_geometry(gpd.GeoSeries(g, index=cells.index, crs=STORAGE_CRS))
-    cells["contiguous"] = cells["contiguous"].fillna(False).astype(bool)
-    cells["within_bounds"] = cells["within_bounds"].fillna(False).astype(bool)
-    cells["natural_units_split"] = cells["natural_units_split"].fillna(0).astype(np.int64)
-    return cells.loc[:, list(grids.CELL_COLUMNS)]
-
-
-def _assignment_for(conn: Connection, plan_id: int, households: gpd.GeoDataFrame) -> pd.DataFrame:
-    """The plan's assignment of ``households``, index aligned with them (unassigned left out)."""
-    stored = pd.read_sql(
-        text(
-            "SELECT household_code, cell_code FROM cell_assignment WHERE plan_id = :p "
-            "AND household_code = ANY(CAST(:codes AS text[]))"
-        )
-        if len(households) < 20_000
-        else text("SELECT household_code, cell_code FROM cell_assignment WHERE plan_id = :p"),
-        conn,
-        params={"p": plan_id, "codes": households["code"].tolist()},
-    )
-    cell = households["code"].map(stored.set_index("household_code")["cell_code"])
-    assignment = pd.DataFrame(
-        {
-            "household_code": households["code"],
-            "cell_code": cell,
-            "village_code": households["village_code"],
-            "natural_unit_code": households["natural_unit_code"],
-        },
-        index=households.index,
-    )
-    return assignment.loc[cell.notna()]
-
-
-def _write_cells(conn: Connection, plan_id: int, cells: gpd.GeoDataFrame) -> None:
-    rows = gpd.GeoDataFrame(
-        {
-            "plan_id": np.full(len(cells), plan_id, dtype=np.int64),
-            **{c: cells[c].to_numpy() for c in _CELL_DB_COLUMNS},
-        },
-        geometry=io.as_multipolygons(cells.geometry).values,
-        crs=cells.crs,
-    )
-    for c in ("households", "residents", "natural_units_split"):
-        rows[c] = rows[c].astype(np.int64)
-    for c in ("area_m2", "polsby_popper"):
-        rows[c] = rows[c].astype(float)
-    for c in ("contiguous", "within_bounds"):
-        rows[c] = rows[c].astype(bool)
-    rows["flag_reason"] = rows["flag_reason"].astype(object)
-    io.copy_frame(conn, rows, "grid_cell")
-
-
-def _write_assignment(conn: Connection, plan_id: int, assignment: pd.DataFrame) -> None:
-    """COPY (CSV) of household -> cell rows: plain text columns, no geometry."""
-    frame = pd.DataFrame(
-        {
-            "plan_id": plan_id,
-            "household_code": assignment["household_code"].astype(str).to_numpy(),
-            "cell_code": assignment["cell_code"].astype(str).to_numpy(),
-        }
-    )
-    buffer = _io.StringIO()
-    frame.to_csv(buffer, index=False, header=False)
-    raw = conn.connection.driver_connection
-    with (
-        raw.cursor() as cur,
-        cur.copy(
-            "COPY cell_assignment (plan_id, household_code, cell_code) FROM STDIN (FORMAT csv)"
-        ) as cp,
-    ):
-        cp.write(buffer.getvalue())
-
-
-def _analyze_if_stale(conn: Connection, rows: dict[str, int]) -> None:
-    """ANALYZE the tables whose planner statistics know fewer rows than were just written.
-
-    A table never analyzed (or analyzed while nearly empty) makes the planner pick nested
-    loops that go quadratic on a county's 10^5 households; autovacuum fixes that only a
-    minute later.  ANALYZE samples a fixed number of rows, so this costs well under a second.
-    """
-    for table, n in rows.items():
-        known = conn.execute(
-            text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": table}
-        ).scalar_one()
-        if known < n:
-            conn.execute(text(f"ANALYZE {table}"))
-
-
-def _replace_village_rows(
-    conn: Connection, plan_id: int, village: str, plan: grids.GridPlan
-) -> None:
-    """Delete the village's cells (assignments cascade) and COPY the new ones."""
-    conn.execute(
-        text(
-            "DELETE FROM cell_assignment a USING household h WHERE a.plan_id = :p "
-            "AND h.code = a.household_code AND h.village_code = :v"
-        ),
-        {"p": plan_id, "v": village},
-    )
-    conn.execute(
-        text("DELETE FROM grid_cell WHERE plan_id = :p AND village_code = :v"),
-        {"p": plan_id, "v": village},
-    )
-    cells = plan.cells.loc[plan.cells["village_code"] == village]
-    assignment = plan.assignment.loc[plan.assignment["village_code"] == village]
-    _write_cells(conn, plan_id, cells)
-    _write_assignment(conn, plan_id, assignment)
