@@ -10,7 +10,9 @@ size bounds: the broken cell drops below ``min`` or the neighbour rises above ``
 
 Here the broken cell ``c`` and a neighbour ``b`` that its detached piece touches are pooled
 and cut again in two (or, when ``c`` would be too small without the piece, the piece goes to
-a cell it touches and ``c`` is re-cut with a neighbour of its main piece).  Every pooled
+a cell it touches and ``c`` is re-cut with a neighbour of its main piece; failing both, the
+piece starts a cell of its own, re-cut with a cell it touches, so the village gets one cell
+more).  Every pooled
 household is ranked by its graph distance (along Delaunay edges whose Voronoi edge lies
 inside the village, i.e. through touching household cells) to ``c``'s main piece minus its
 distance to ``b``; the first ``n_c`` go to ``c``, the rest to
@@ -76,7 +78,10 @@ def _candidates(c, labels, geoms, rep_xy, graph, min_size, max_size):
 
     1. ``c`` re-cut with each cell its detached piece touches;
     2. the piece handed to a touching cell with room, then ``c`` (now short of ``min``)
-       re-cut with each cell its main piece touches.
+       re-cut with each cell its main piece touches;
+    3. the piece made a new cell (label ``max + 1``) re-cut with a cell it touches, and
+       ``c``'s main piece, if short of ``min``, re-cut with a cell it touches: for two
+       hamlets too small to stand alone whose neighbours have no room to take them.
     """
     main, detached = _pieces(c, geoms[c], labels, rep_xy)
     if len(detached) == 0:
@@ -86,19 +91,36 @@ def _candidates(c, labels, geoms, rep_xy, graph, min_size, max_size):
         new = recut_pair(labels, c, b, main, graph, min_size, max_size)
         if new is not None:
             yield new
-    if len(main) >= min_size:
-        return
     sizes = np.bincount(labels)
     around_main = [b for b in neighbour_for(c, main, geoms, rep_xy) if b != c]
-    for d in touching:
-        if sizes[d] + len(detached) > max_size:
-            continue
-        moved = labels.copy()
-        moved[detached] = d
-        for b in around_main:
-            if b == d:
+    if len(main) < min_size:
+        for d in touching:
+            if sizes[d] + len(detached) > max_size:
                 continue
-            new = recut_pair(moved, c, b, main, graph, min_size, max_size)
+            moved = labels.copy()
+            moved[detached] = d
+            for b in around_main:
+                if b == d:
+                    continue
+                new = recut_pair(moved, c, b, main, graph, min_size, max_size)
+                if new is not None:
+                    yield new
+    # 3. one cell more: the piece starts a new cell, re-cut with a cell it touches, and the
+    #    main piece, if now too small, is re-cut with a cell it touches
+    extra = int(labels.max()) + 1
+    for b in touching:
+        moved = labels.copy()
+        moved[detached] = extra
+        step = recut_pair(moved, extra, b, detached, graph, min_size, max_size)
+        if step is None:
+            continue
+        if len(main) >= min_size:
+            yield step
+            continue
+        for a in around_main:
+            if a == b:
+                continue
+            new = recut_pair(step, c, a, main, graph, min_size, max_size)
             if new is not None:
                 yield new
 

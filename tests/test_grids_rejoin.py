@@ -72,14 +72,39 @@ def test_rejoin_leaves_a_clean_village_alone(split_cell):
 
 
 @pytest.mark.slow
-def test_every_cell_of_a_yanchi_scale_county_is_one_polygon_within_bounds():
+@pytest.mark.parametrize("seed", [1, 20201])  # 20201: the demo county of `wangge demo`
+def test_every_cell_of_a_yanchi_scale_county_is_one_polygon_within_bounds(seed):
     """Sparse rural villages of tens of km^2 used to leave a few cells in two pieces."""
     from geo import synth
 
-    county = synth.generate_county("yanchi", seed=1)
+    county = synth.generate_county("yanchi", seed=seed)
     plan = grids.build_plan(county.households, county.natural_units, county.villages, n_jobs=2)
     cells = plan.cells
     assert cells["contiguous"].all(), cells.loc[~cells["contiguous"], ["code", "flag_reason"]]
     assert (shapely.get_num_geometries(np.asarray(cells.geometry.values)) == 1).all()
     assert cells["within_bounds"].all()
     assert plan.metrics["villages_infeasible"] == 0
+
+
+def test_a_piece_whose_neighbours_have_no_room_starts_a_cell_of_its_own():
+    """Hamlets A (24) E (45) B (45) C (19) D (45) from west to east; A and C share a cell.
+    No cell next to C has room for it and A's neighbour E is not next to C, so the village
+    needs one cell more: C re-cut with B, A with E."""
+    rng = np.random.default_rng(5)
+    sizes = (24, 45, 45, 19, 45)
+    xy = np.concatenate([_cluster(rng, n, 200 + 400 * q, 200) for q, n in enumerate(sizes)])
+    village = shapely.box(0, 0, 2000, 400)
+    labels = np.repeat([0, 1, 2, 0, 3], sizes)
+    cells = seed_cells(xy, village)
+    owner = np.arange(len(xy))
+    geoms, _ = tessellate(village, xy, xy, owner, labels, cells)
+    assert broken_cells(geoms) == [0]
+    new, new_geoms = rejoin(village, xy, xy, owner, labels, geoms, cells, 30, 50)
+    assert broken_cells(new_geoms) == []
+    assert len(new_geoms) == 5
+    counts = np.bincount(new)
+    assert counts.min() >= 30
+    assert counts.max() <= 50
+    for q, g in enumerate(new_geoms):
+        pts = xy[new == q]
+        assert shapely.contains_xy(g, pts[:, 0], pts[:, 1]).all()
