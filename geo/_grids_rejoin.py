@@ -29,7 +29,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from geo._grids_partition import delaunay_edges, graph_matrix
-from geo._grids_tessellate import _polygons, neighbour_for, tessellate
+from geo._grids_tessellate import _polygons, neighbour_for, piece_hits, tessellate
 
 #: Rounds over the broken cells; each round re-tessellates once per accepted re-cut.
 REJOIN_ROUNDS = 3
@@ -126,15 +126,14 @@ def _candidates(c, labels, geoms, rep_xy, graph, min_size, max_size):
 
 
 def _pieces(c: int, geom, labels: np.ndarray, rep_xy: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Households of cell ``c`` in its main piece (the one holding most) and elsewhere."""
+    """Households of cell ``c`` in its main piece (as :func:`piece_hits` picks it) and
+    elsewhere."""
     members = np.flatnonzero(labels == c)
-    pts = rep_xy[members]
     parts = _polygons(geom)
     if len(parts) < 2:
         return members, members[:0]
-    hits = np.array([shapely.intersects_xy(p, pts[:, 0], pts[:, 1]) for p in parts])
-    main = hits[int(np.argmax(hits.sum(axis=1)))]
-    return members[main], members[~main]
+    hits, main = piece_hits(parts, rep_xy[members])
+    return members[hits[main]], members[~hits[main]]
 
 
 def recut_pair(

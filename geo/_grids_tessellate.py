@@ -142,6 +142,16 @@ def tessellate(
     return repair_shadows(geoms, rep_xy, labels)
 
 
+def piece_hits(parts: list[shapely.Geometry], pts: np.ndarray) -> tuple[np.ndarray, int]:
+    """Which of the points ``pts`` (k, 2) each polygon piece holds, ``(len(parts), k)`` bool,
+    and the main piece: the one holding most, the largest on a tie."""
+    hits = np.array([shapely.intersects_xy(p, pts[:, 0], pts[:, 1]) for p in parts]).reshape(
+        len(parts), len(pts)
+    )
+    main = int(np.lexsort(([-p.area for p in parts], -hits.sum(axis=1)))[0])
+    return hits, main
+
+
 def repair_shadows(
     geoms: list[shapely.Geometry], rep_xy: np.ndarray, labels: np.ndarray
 ) -> tuple[list[shapely.Geometry], list[tuple[int, np.ndarray]]]:
@@ -155,12 +165,8 @@ def repair_shadows(
             geoms[c] = _as_polygonal(parts)
             continue
         members = np.flatnonzero(labels == c)
-        pts = rep_xy[members]
-        hits = np.array([shapely.intersects_xy(p, pts[:, 0], pts[:, 1]) for p in parts]).reshape(
-            len(parts), len(members)
-        )
+        hits, main = piece_hits(parts, rep_xy[members])
         held = hits.sum(axis=1)
-        main = int(np.lexsort(([-p.area for p in parts], -held))[0])
         keep = [parts[main]]
         for q, part in enumerate(parts):
             if q == main:
