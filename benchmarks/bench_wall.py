@@ -25,7 +25,7 @@ from geo import incidents, plans, profiles, synth, synth_activity
 from geo.db import activity, io, provision
 from geo.db.provision import scratch_database
 from geo.db.session import get_engine
-from tests._browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tests._fixtures.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 
 DRAWN = """(n) => { if (!window.L) return false; let k = 0;
   for (const key in window) { const v = window[key];

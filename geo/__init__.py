@@ -1,7 +1,10 @@
 """Wangge: geospatial analytics and mapping for county-level grid-based governance.
 
-The package is flat: each module carries one concern, and is reached through the package so
-that calls read ``geo.grids.build_plan(...)`` or ``geo.hotspots.gi_star(...)``.  Modules are
+One home per concern: flat modules for concerns without private helpers (``heatmaps``,
+``hotspots``, ``coverage``, ``maps`` ...) and packages whose ``__init__`` is their public face
+for the rest (``grids``, ``plans``, ``load``, ``synth``, ``cli``, ``db``).  Concerns are
+reached through the package so that calls read ``geo.grids.build_plan(...)`` or
+``geo.hotspots.gi_star(...)`` (see ``docs/architecture.md``).  Modules are
 imported on first use (PEP 562 ``__getattr__``) so that ``import geo`` stays fast even though
 some modules pull in heavy libraries (PySAL, scikit-learn, Streamlit-free folium).
 """
@@ -18,6 +21,7 @@ _MODULES = (
     "cli",
     "coverage",
     "db",
+    "errors",
     "export",
     "frames",
     "grids",

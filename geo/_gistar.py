@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse, special
 
-from geo._errors import ConfigError, DataError
+from geo.errors import ConfigError, DataError
 
 TRANSFORMS = ("B", "R")
 

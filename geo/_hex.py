@@ -22,7 +22,7 @@ from h3._cy import grid_disk as _cy_grid_disk
 from h3._cy import latlng_to_cell as _cy_latlng_to_cell
 from scipy import sparse
 
-from geo._errors import ConfigError, DataError
+from geo.errors import ConfigError, DataError
 from geo.projection import STORAGE_CRS, require_crs
 
 

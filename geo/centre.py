@@ -23,9 +23,9 @@ import yaml
 from sqlalchemy import Connection, Engine, text
 
 from geo import settings
-from geo._errors import DataError
 from geo.db.models import INCIDENT_STATES
 from geo.db.queries import suppress_small
+from geo.errors import DataError
 from geo.frames import FIVE_COLOURS
 from geo.incidents import DONE_STATES
 

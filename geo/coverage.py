@@ -28,7 +28,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from geo import _hex
-from geo._errors import ConfigError, DataError
+from geo.errors import ConfigError, DataError
 from geo.frames import FIVE_COLOURS, check_columns
 from geo.projection import STORAGE_CRS, require_crs, utm_crs_for_lonlat
 

@@ -24,7 +24,7 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
-from geo._errors import ConfigError, DataError
+from geo.errors import ConfigError, DataError
 from geo.projection import STORAGE_CRS, require_crs
 
 #: Formats: short name -> (GDAL driver, file suffix).

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 
-from geo._errors import DataError
+from geo.errors import DataError
 
 LEVELS = ("county", "township", "village", "natural_unit")
 

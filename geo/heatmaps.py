@@ -31,7 +31,7 @@ from pyproj import CRS, Transformer
 from scipy import ndimage, signal
 
 from geo import _hex
-from geo._errors import ConfigError, DataError
+from geo.errors import ConfigError, DataError
 from geo.projection import STORAGE_CRS, require_crs, utm_crs, utm_crs_for_lonlat
 
 BANDWIDTH_RULES = ("scott", "silverman")

@@ -29,7 +29,7 @@ import shapely
 from scipy import sparse, stats
 
 from geo import _gistar, _hex
-from geo._errors import ConfigError, DataError
+from geo.errors import ConfigError, DataError
 from geo.projection import STORAGE_CRS, require_crs, utm_crs
 
 INFERENCES = ("analytic", "permutation")

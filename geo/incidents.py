@@ -44,9 +44,9 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from geo import _incident_sql as sql
-from geo._errors import ConfigError, DataError
 from geo.db.io import copy_frame
 from geo.db.models import INCIDENT_SOURCES, INCIDENT_STATES
+from geo.errors import ConfigError, DataError, TransitionError, UnknownIncidentError
 from geo.projection import STORAGE_CRS, require_crs
 
 #: Who may move an incident. ``system`` is the intake pipeline (files, 12345 bridge, video).
@@ -113,14 +113,6 @@ if set(TRANSITIONS) != set(INCIDENT_STATES) or any(
     for r in roles
 ):  # pragma: no cover - guards edits of the table against the schema's constants
     raise ImportError("geo.incidents.TRANSITIONS disagrees with INCIDENT_STATES or ROLES")
-
-
-class TransitionError(DataError):
-    """A move the state machine does not allow, by that role, or with missing details."""
-
-
-class UnknownIncidentError(DataError):
-    """No incident has that id."""
 
 
 def allowed_moves(status: str, role: str | None = None) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from geo import settings
-from geo._errors import ConfigError
+from geo.errors import ConfigError
 
 #: Keys every profile must define, with the type each must have.
 REQUIRED_KEYS: dict[str, type | tuple[type, ...]] = {

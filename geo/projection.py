@@ -14,7 +14,7 @@ from functools import lru_cache
 import geopandas as gpd
 from pyproj import CRS
 
-from geo._errors import CRSError
+from geo.errors import CRSError
 
 log = logging.getLogger(__name__)
 

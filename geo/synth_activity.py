@@ -30,7 +30,7 @@ import pandas as pd
 import shapely
 
 from geo import _hex
-from geo._errors import ConfigError, DataError
+from geo.errors import ConfigError, DataError
 from geo.projection import STORAGE_CRS, require_crs
 
 HOTSPOT_KINDS = ("stable", "emerging", "fading")

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, Engine
 
-from geo.db import provision
+from geo.db import io, provision
 from geo.db.provision import scratch_database
 from geo.db.session import get_engine
+from tests._fixtures.county import tiny_county
 
 # CI replays the same Hypothesis examples every run (a red CI is then a real regression, not
 # a newly drawn example); on a developer's machine examples are drawn afresh.
@@ -60,3 +61,12 @@ def conn(engine: Engine) -> Iterator[Connection]:
         finally:
             if transaction.is_active:
                 transaction.rollback()
+
+
+@pytest.fixture
+def county(conn: Connection) -> Connection:
+    """The tiny county's admin units (no households) in the test transaction."""
+    c = tiny_county()
+    for level in ("county", "township", "village", "natural_unit"):
+        io.copy_frame(conn, io.admin_rows(c.level(level), level), "admin_unit")
+    return conn

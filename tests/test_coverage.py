@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo import coverage
-from geo._errors import ConfigError
+from geo.errors import ConfigError
 
 V1, V2 = "640323101001", "640323101002"  # two villages of one township
 V3 = "640323102001"  # a village of another township

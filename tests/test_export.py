@@ -15,9 +15,9 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
 from geo import export
-from geo._errors import ConfigError, CRSError, DataError
-from tests.test_load import households
-from tests.test_load_db import _plan, county  # noqa: F401  (fixture)
+from geo.errors import ConfigError, CRSError, DataError
+from tests._fixtures.load_files import households
+from tests._fixtures.plans import one_cell_plan
 
 needs_ogrinfo = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin missing")
 
@@ -91,11 +91,11 @@ def _load_households(conn: Connection, tmp_path: Path) -> None:
 
 
 def test_plan_export_leaves_households_out_unless_asked(
-    county: Connection,  # noqa: F811
+    county: Connection,
     tmp_path: Path,
 ) -> None:
     _load_households(county, tmp_path)
-    plan_id = _plan(county)
+    plan_id = one_cell_plan(county)
     path = export.plan_to_geopackage(county, plan_id, tmp_path / "plan.gpkg")
     assert pyogrio.list_layers(path)[:, 0].tolist() == ["cells"]
     cells = gpd.read_file(path, layer="cells")
@@ -110,18 +110,18 @@ def test_plan_export_leaves_households_out_unless_asked(
     assert [f.name for f in files] == ["plan.csv"]
 
 
-def test_unknown_plan_lists_the_plans(county: Connection, tmp_path: Path) -> None:  # noqa: F811
+def test_unknown_plan_lists_the_plans(county: Connection, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no grid plan 424242; plans in the database"):
         export.plan_to_geopackage(county, 424242, tmp_path / "p.gpkg")
 
 
 @needs_ogrinfo
 def test_ogrinfo_reads_an_exported_geopackage(
-    county: Connection,  # noqa: F811
+    county: Connection,
     tmp_path: Path,
 ) -> None:
     _load_households(county, tmp_path)
-    plan_id = _plan(county)
+    plan_id = one_cell_plan(county)
     path = export.plan_to_geopackage(county, plan_id, tmp_path / "plan.gpkg")
     listing = subprocess.run(
         ["ogrinfo", "-ro", "-so", str(path), "cells"], capture_output=True, text=True, check=True

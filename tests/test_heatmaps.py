@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo import heatmaps
-from geo._errors import ConfigError, CRSError, DataError
+from geo.errors import ConfigError, CRSError, DataError
 
 CENTRE = (107.41, 37.78)
 

@@ -14,7 +14,7 @@ import shapely
 from scipy import sparse
 
 from geo import _gistar, _hex, hotspots
-from geo._errors import ConfigError, DataError
+from geo.errors import ConfigError, DataError
 
 CENTRE = (107.41, 37.78)  # Yanchi, degrees
 

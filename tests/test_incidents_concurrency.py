@@ -24,7 +24,7 @@ from geo._incident_demo import insert_plan
 from geo.db import migrate, provision
 from geo.db.io import write_county
 from geo.db.session import get_engine
-from tests._county_fixture import tiny_county
+from tests._fixtures.county import tiny_county
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from geo import maps
-from tests._county_fixture import tiny_county
+from tests._fixtures.county import tiny_county
 
 
 def test_maps_are_offline_and_self_contained() -> None:

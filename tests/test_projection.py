@@ -8,7 +8,7 @@ from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 from shapely.geometry import Point
 
-from geo._errors import CRSError
+from geo.errors import CRSError
 from geo.projection import same_crs, utm_crs, utm_crs_for_lonlat
 
 

@@ -23,8 +23,8 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine, text
 
-from geo._errors import DataError
 from geo.db import _copy_binary
+from geo.errors import DataError
 from geo.frames import ADMIN_COLUMNS, HOUSEHOLD_COLUMNS, County, check_columns
 from geo.projection import STORAGE_CRS, STORAGE_SRID, require_crs
 

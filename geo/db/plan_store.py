@@ -18,8 +18,8 @@ import shapely
 from sqlalchemy import Connection, text
 
 from geo import grids
-from geo._errors import DataError
 from geo.db import io
+from geo.errors import DataError
 from geo.projection import MAX_SEGMENT_DEG, STORAGE_CRS
 
 CELL_DB_COLUMNS = (

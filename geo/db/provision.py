@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from geo._errors import DatabaseError
+from geo.errors import DatabaseError
 from geo.frames import County
 from geo.settings import Settings, get_settings
 

@@ -1,0 +1,310 @@
+"""The ``wangge`` command line: the everyday jobs of a county's data team.
+
+    wangge db up | upgrade | downgrade | reset
+    wangge synth --profile yanchi [--outline FILE] [--seed N]
+    wangge info
+    wangge dash
+
+Every error a user can cause is printed as one line on stderr with a non-zero exit code; a
+traceback only ever means a bug (set ``WANGGE_DEBUG=1`` to see tracebacks for any error).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from geo.cli._common import database_url, one_line_errors, out, say
+from geo.cli._grids import app as grids_app
+from geo.cli._incidents import app as incidents_app
+from geo.cli._io import export_app, load_command
+from geo.errors import WanggeError
+from geo.settings import ROOT, get_settings
+
+app = typer.Typer(help="Wangge: grid-based governance for a county.", no_args_is_help=True)
+db_app = typer.Typer(help="Provision and migrate the PostGIS database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("up")
+def db_up(
+    server_only: Annotated[
+        bool, typer.Option("--server-only", help="Only make sure the server runs (for tests).")
+    ] = False,
+) -> None:
+    """Make sure PostGIS runs and the database exists and is migrated (idempotent)."""
+    from geo.db import provision
+
+    with one_line_errors():
+        started = time.perf_counter()
+        if server_only:
+            settings = get_settings()
+            if settings.database_url:
+                say("DATABASE_URL is set: using it, provisioning nothing")
+            else:
+                provision.ensure_server(settings, say=say)
+            out.print(f"server ready ({time.perf_counter() - started:.1f} s)")
+            return
+        url = database_url()
+        shown = url.split("@")[-1]
+        out.print(f"database ready: {shown} ({time.perf_counter() - started:.1f} s)")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Option("heads", help="Target revision.")) -> None:
+    """Migrate the database up to REVISION (default: newest)."""
+    from geo.db import migrate
+
+    with one_line_errors():
+        migrate.upgrade(get_settings().url, revision)
+        revisions = ", ".join(sorted(migrate.current_revisions(get_settings().url))) or "base"
+        out.print(f"database at revision {revisions}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Option("base", help="Target revision.")) -> None:
+    """Migrate the database down to REVISION (default: empty)."""
+    from geo.db import migrate
+
+    with one_line_errors():
+        migrate.downgrade(get_settings().url, revision)
+        revisions = ", ".join(sorted(migrate.current_revisions(get_settings().url))) or "base"
+        out.print(f"database at revision {revisions}")
+
+
+@db_app.command("reset")
+def db_reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Drop and recreate the local Wangge database (everything in it is lost)."""
+    from geo.db import migrate, provision
+
+    with one_line_errors():
+        settings = get_settings()
+        if settings.database_url:
+            raise WanggeError("db reset only works on the local database; DATABASE_URL is set")
+        if not yes:
+            typer.confirm(f"drop database {settings.db_name} and everything in it?", abort=True)
+        provision.ensure_server(settings, say=say)
+        provision.drop_database(settings.server_url("postgres"), settings.db_name)
+        url = provision.create_database(settings.server_url("postgres"), settings.db_name)
+        migrate.upgrade(url)
+        out.print(f"database {settings.db_name} recreated at the newest schema")
+
+
+@app.command()
+def synth(
+    profile: Annotated[str, typer.Option(help="County profile in data/profiles/.")] = "yanchi",
+    seed: Annotated[int | None, typer.Option(help="Random seed (default WANGGE_SEED).")] = None,
+    outline: Annotated[
+        Path | None, typer.Option(help="County outline file (any GDAL format, with a CRS).")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace/--keep", help="Replace the county if it exists.")
+    ] = False,
+) -> None:
+    """Generate a synthetic county from a profile and write it to PostGIS."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from sqlalchemy import text
+
+    from geo import profiles, synth
+    from geo.db import io
+    from geo.db.session import get_engine
+
+    with one_line_errors():
+        prof = profiles.load_profile(profile)
+        seed = get_settings().seed if seed is None else seed
+        engine = get_engine(database_url())
+        with engine.connect() as conn:
+            exists = conn.execute(
+                text("SELECT count(*) FROM household WHERE code LIKE :p"),
+                {"p": f"{prof.county_code}%"},
+            ).scalar_one()
+        if exists and not replace:
+            out.print(
+                f"county {prof.county_code} ({prof.name}) is already in the database with "
+                f"{exists:,} households; keeping it (use --replace to regenerate)"
+            )
+            return
+        started = time.perf_counter()
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out
+        ) as progress:
+            task = progress.add_task(f"generating {prof.name}", total=None)
+
+            def step(name: str) -> None:
+                progress.update(task, description=f"generating {prof.name}: {name}")
+
+            county = synth.generate_county(prof, seed=seed, outline=outline, on_step=step)
+            progress.update(task, description="writing to PostGIS (COPY)")
+            with engine.begin() as conn:
+                io.clear_county(conn, prof.county_code)
+                written = io.write_county(conn, county)
+        seconds = time.perf_counter() - started
+        out.print(
+            f"{prof.name}: {written['admin_unit']:,} admin units and "
+            f"{written['household']:,} households written in {seconds:.1f} s (seed {seed})"
+        )
+
+
+@app.command()
+def activity(
+    months: Annotated[int, typer.Option(help="Months of incidents up to today.")] = 3,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default WANGGE_SEED).")] = None,
+) -> None:
+    """Generate demo incidents for the county (with planted hotspots) and take them in.
+
+    Incident history is append-only, so demo activity is generated once; start over with
+    ``wangge db reset``.
+    """
+    import pandas as pd
+    from sqlalchemy import text
+
+    from geo import incidents, profiles, synth_activity
+    from geo.db import activity as db_activity
+    from geo.db import io
+    from geo.db.session import get_engine
+
+    with one_line_errors():
+        engine = get_engine(database_url())
+        with engine.connect() as conn:
+            existing = conn.execute(
+                text("SELECT count(*) FROM incident WHERE client_key LIKE 'demo-%'")
+            ).scalar_one()
+        if existing:
+            out.print(
+                f"{existing:,} demo incidents already there; keeping them (history is "
+                "append-only: `wangge db reset` starts over)"
+            )
+            return
+        county = io.read_county(engine)
+        code = county.county["code"].iloc[0]
+        seed = get_settings().seed if seed is None else seed
+        now = pd.Timestamp.now(tz="UTC")
+        start = now.normalize() - pd.Timedelta(days=round(30.44 * months))
+        acts = synth_activity.generate_activity(
+            county.households, seed=seed, start=start, months=months
+        )
+        acts.incidents = acts.incidents[acts.incidents["reported_at"] < now]
+        prof = _profile_of(code, profiles)
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            incidents.sync_platforms(conn, prof)
+            counts = db_activity.write_activity(conn, acts, now=now)
+        out.print(
+            f"{counts['incidents']:,} incidents over {months} months taken in, "
+            f"{counts['replayed']:,} moved along the closed loop "
+            f"({time.perf_counter() - started:.1f} s)"
+        )
+
+
+def _profile_of(county_code: str, profiles: ModuleType) -> object:
+    """The profile whose county code is ``county_code``, else the default profile."""
+    for name in profiles.list_profiles():
+        prof = profiles.load_profile(name)
+        if prof.county_code == county_code:
+            return prof
+    return profiles.load_profile(get_settings().profile)
+
+
+@app.command()
+def demo(
+    profile: Annotated[str, typer.Option(help="County profile in data/profiles/.")] = "yanchi",
+    seed: Annotated[int | None, typer.Option(help="Random seed (default WANGGE_SEED).")] = None,
+    months: Annotated[int, typer.Option(help="Months of demo incidents.")] = 3,
+) -> None:
+    """Set up the demo county end to end, keeping whatever is already there.
+
+    The synthetic county, a published grid plan of it, and months of incidents: what the
+    dashboards need to show a working county.
+    """
+    synth(profile=profile, seed=seed, outline=None, replace=False)
+    with one_line_errors():
+        _ensure_published_plan(profile)
+    activity(months=months, seed=seed)
+
+
+def _ensure_published_plan(profile: str) -> None:
+    from geo import plans, profiles
+    from geo.db import queries
+    from geo.db.session import get_engine
+
+    code = profiles.load_profile(profile).county_code
+    engine = get_engine(database_url())
+    with engine.begin() as conn:
+        if queries.published_plan_id(conn, code) is not None:
+            out.print(f"county {code} has a published grid plan; keeping it")
+            return
+        started = time.perf_counter()
+        with out.status("building the demo grid plan (cells of the profile's bounds)"):
+            built = plans.build_county_plan(conn, county_code=code, n_jobs=2)
+            name = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+            plan_id = plans.save_plan(conn, built, county_code=code, name=name, created_by="demo")
+            plans.publish_plan(conn, plan_id, by="demo")
+        out.print(
+            f"grid plan {name!r} published: {built.metrics['cells']:,} cells, "
+            f"{built.metrics['share_within_bounds']:.1%} within bounds "
+            f"({time.perf_counter() - started:.1f} s)"
+        )
+
+
+@app.command()
+def info() -> None:
+    """Counts per level for every county in the database (the domain table of DESIGN.md)."""
+    from geo.db import io
+    from geo.db.session import get_engine
+
+    with one_line_errors():
+        counts = io.counts_by_level(get_engine(database_url()))
+        if counts.empty:
+            out.print("no county in the database yet: run `wangge synth` or `wangge load`")
+            return
+        table = Table(title="Counties in the database")
+        for column in counts.columns:
+            table.add_column(
+                column.replace("_", " "), justify="left" if "county" in column else "right"
+            )
+        for row in counts.itertuples(index=False):
+            table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+        out.print(table)
+
+
+@app.command()
+def dash(
+    port: Annotated[int, typer.Option(help="Port to serve the dashboards on.")] = 8501,
+    headless: Annotated[bool, typer.Option(help="Do not try to open a browser.")] = True,
+) -> None:
+    """Start the Streamlit dashboards (Ctrl-C stops them)."""
+    with one_line_errors():
+        database_url()
+        app_file = ROOT / "dashboards" / "app.py"
+        if not app_file.exists():
+            raise WanggeError(f"{app_file} not found: run from a Wangge checkout")
+        out.print(f"dashboards on http://localhost:{port}  (Ctrl-C to stop)")
+        command = [
+            sys.executable, "-m", "streamlit", "run", str(app_file),
+            "--server.port", str(port), "--server.headless", str(headless).lower(),
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+        ]  # fmt: skip
+        raise typer.Exit(subprocess.call(command))
+
+
+app.command("load")(load_command)
+app.add_typer(export_app, name="export")
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(grids_app, name="grids")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Shared builders of the tests (never imported by the library or by another test module)."""
