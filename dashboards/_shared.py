@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from geo import privacy
 from geo.db import io, queries
 from geo.db.session import get_engine
 from geo.settings import get_settings
@@ -43,7 +44,7 @@ def wall_units(county_code: str) -> gpd.GeoDataFrame:
     """Wall map units with small counts suppressed (see geo.db.queries.wall_units)."""
     units = queries.wall_units(engine(), county_code)
     k = get_settings().suppress_below
-    return queries.suppress_small(
+    return privacy.suppress_small(
         units, k=k, columns=["households", "residents", "incidents", "incidents_per_100"]
     )
 

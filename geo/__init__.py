@@ -31,6 +31,7 @@ _MODULES = (
     "load",
     "maps",
     "plans",
+    "privacy",
     "profiles",
     "projection",
     "settings",

@@ -7,7 +7,7 @@ server), so a year of a Yanchi-scale county's incidents answers in well under a 
 China Standard Time (``Asia/Shanghai``) unless ``tz`` says otherwise; durations are hours.
 
 Wall displays get aggregates only, with small counts blanked: pass ``min_count`` (e.g. 5) to
-the functions that take it, which applies :func:`geo.db.queries.suppress_small`. Five-colour
+the functions that take it, which applies :func:`geo.privacy.suppress_small`. Five-colour
 status is personal data: :func:`colour_history` is for roles that own the area, never a wall.
 """
 
@@ -19,17 +19,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-import yaml
 from sqlalchemy import Connection, Engine, text
 
-from geo import settings
+from geo import profiles, settings
 from geo.db.models import INCIDENT_STATES
-from geo.db.queries import suppress_small
 from geo.errors import DataError
 from geo.frames import FIVE_COLOURS
 from geo.incidents import DONE_STATES
+from geo.privacy import suppress_small
 
-TZ = "Asia/Shanghai"
+TZ = settings.LOCAL_TZ
 _DONE = ", ".join(f"'{s}'" for s in DONE_STATES)
 
 
@@ -273,12 +272,6 @@ def quarter_bounds(quarter: str, *, tz: str = TZ) -> tuple[datetime, datetime]:
     return start.to_pydatetime(), (start + pd.DateOffset(months=3)).to_pydatetime()
 
 
-def default_visit_rules() -> dict[str, float]:
-    """The five-colour visit rules of ``_platforms.yaml``: longest gap between visits, days."""
-    path = settings.PROFILES_DIR / "_platforms.yaml"
-    return dict(yaml.safe_load(path.read_text(encoding="utf-8"))["visit_rules_days"])
-
-
 def worker_metrics(
     con: Connection | Engine,
     *,
@@ -301,7 +294,7 @@ def worker_metrics(
         ``share_resolved`` (of those, share resolved or beyond), ``overdue`` (of those,
         resolved late or open past due at the quarter's end).
     """
-    rules = dict(visit_rules or default_visit_rules())
+    rules = dict(visit_rules or profiles.visit_rules())
     bad = sorted(set(rules) - set(FIVE_COLOURS))
     if bad:
         raise DataError(f"unknown colour(s) {bad} in visit rules; allowed: {FIVE_COLOURS}")

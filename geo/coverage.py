@@ -27,10 +27,10 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from geo import _hex
+from geo import _hex, profiles
 from geo.errors import ConfigError, DataError
 from geo.frames import FIVE_COLOURS, check_columns
-from geo.projection import STORAGE_CRS, require_crs, utm_crs_for_lonlat
+from geo.projection import STORAGE_CRS, require_crs, utm_crs_for_extent
 
 #: Kinds of service point named in the county reports (a frame may use others).
 SERVICE_KINDS = ("convenience_centre", "police_post", "clinic", "emergency_team")
@@ -438,9 +438,7 @@ def _metric_xy(frame: gpd.GeoDataFrame, *, crs=None) -> tuple[np.ndarray, np.nda
 
     lon, lat = _hex.point_lonlat(frame)
     if crs is None:
-        crs = utm_crs_for_lonlat(
-            (float(lon.min()) + float(lon.max())) / 2, (float(lat.min()) + float(lat.max())) / 2
-        )
+        crs = utm_crs_for_extent(lon, lat)
     x, y = Transformer.from_crs(STORAGE_CRS, crs, always_xy=True).transform(lon, lat)
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float), crs
 
@@ -475,17 +473,6 @@ class VisitCoverage:
     never_visited: pd.DataFrame
 
 
-def load_visit_rules() -> dict[str, int]:
-    """Five-colour visit rules (longest gap in days) from ``data/profiles/_platforms.yaml``."""
-    import yaml
-
-    from geo.settings import PROFILES_DIR
-
-    with open(PROFILES_DIR / "_platforms.yaml", encoding="utf-8") as fh:
-        rules = yaml.safe_load(fh)["visit_rules_days"]
-    return {str(k): int(v) for k, v in rules.items()}
-
-
 def visit_coverage(
     households: pd.DataFrame,
     visits: pd.DataFrame,
@@ -515,7 +502,7 @@ def visit_coverage(
     now : timestamp or None
         End of the window (default: the latest visit).
     rules : dict or None
-        Colour -> longest allowed gap in days (default: :func:`load_visit_rules`).
+        Colour -> longest allowed gap in days (default: :func:`geo.profiles.visit_rules`).
     workers : DataFrame or None
         ``code``, ``cell_code``: adds each worker's compliance share over their cells.
     """
@@ -524,7 +511,7 @@ def visit_coverage(
     check_columns(assignment, ("household_code", "cell_code"), name="assignment")
     if not isinstance(days, int | np.integer) or days < 1:
         raise ConfigError(f"days must be a positive integer, got {days!r}")
-    rules = load_visit_rules() if rules is None else dict(rules)
+    rules = profiles.visit_rules() if rules is None else dict(rules)
     unknown = sorted(set(households["colour"]) - set(rules))
     if unknown:
         raise ConfigError(

@@ -13,12 +13,11 @@ in the county's UTM zone (metres) and carries its EPSG:4326 footprint for map ov
   bandwidth spans a few cells.
 * :func:`aggregate_to_units` -- point-in-polygon totals per admin unit or plan cell,
   classified for a choropleth with mapclassify.
-* :func:`suppress_small` -- blank every area holding fewer than ``k`` households.
+* small-count suppression through :func:`geo.privacy.suppress_small`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -32,7 +31,8 @@ from scipy import ndimage, signal
 
 from geo import _hex
 from geo.errors import ConfigError, DataError
-from geo.projection import STORAGE_CRS, require_crs, utm_crs, utm_crs_for_lonlat
+from geo.privacy import suppress_small
+from geo.projection import STORAGE_CRS, require_crs, utm_crs, utm_crs_for_extent
 
 BANDWIDTH_RULES = ("scott", "silverman")
 SCHEMES = ("quantiles", "natural_breaks", "fisher_jenks", "equal_interval")
@@ -62,7 +62,7 @@ def hex_density(
         Column summed per hexagon, e.g. ``"residents"`` or ``"residents_at_home"``.
     k : int or None
         Small-count suppression: hexagons with fewer than ``k`` points get NaN values and
-        ``suppressed=True`` (see :func:`suppress_small`).
+        ``suppressed=True`` (see :func:`geo.privacy.suppress_small`).
 
     Returns
     -------
@@ -98,36 +98,7 @@ def hex_density(
         geometry=_hex.cell_polygons(cells),
         crs=STORAGE_CRS,
     )
-    return suppress_small(out, k=k, columns=("sum", "per_km2"))
-
-
-def suppress_small(
-    frame: pd.DataFrame,
-    *,
-    k: int | None,
-    count: str = "count",
-    columns: tuple[str, ...] | None = None,
-) -> pd.DataFrame:
-    """Blank areas with fewer than ``k`` households, for views that must not show people.
-
-    Returns a copy with ``suppressed`` (bool) added; where it is True, ``count`` and every
-    column in ``columns`` (default: all numeric columns but ``count``'s own) are NaN.
-    ``k=None`` or ``k <= 1`` suppresses nothing (the column is still added).
-    """
-    if k is not None and (not isinstance(k, int | np.integer) or k < 0):
-        raise ConfigError(f"k must be a non-negative integer or None, got {k!r}")
-    if count not in frame.columns:
-        raise DataError(f"frame lacks the count column {count!r}")
-    out = frame.copy()
-    hide = np.zeros(len(out), dtype=bool) if k is None else (out[count].to_numpy(dtype=float) < k)
-    if columns is None:
-        columns = tuple(
-            c for c in out.select_dtypes("number").columns if c not in (count, "area_km2")
-        )
-    for c in (count, *columns):
-        out[c] = out[c].astype(float).mask(hide)
-    out["suppressed"] = hide
-    return out
+    return suppress_small(out, k=k, count="count", columns=("sum", "per_km2"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +240,7 @@ def kde_raster(
     w = _weight_values(points, weight)
     lon, lat = _hex.point_lonlat(points)
     if crs is None:
-        crs = metric_crs(lon, lat)
+        crs = utm_crs_for_extent(lon, lat)
     x, y = Transformer.from_crs(STORAGE_CRS, crs, always_xy=True).transform(lon, lat)
     density, grid_bounds, cell, h = kde_grid(
         np.asarray(x, dtype=float),
@@ -333,26 +304,6 @@ def kde_grid(
     smooth = _gaussian(hist, h / cell_size, truncate)
     density = np.flipud(smooth) * (1e6 / cell_size**2)
     return density, (xmin, ymin, xmax, ymax), float(cell_size), float(h)
-
-
-def metric_crs(lon: np.ndarray, lat: np.ndarray) -> CRS:
-    """UTM zone (as :func:`geo.projection.utm_crs`) at the centre of lon/lat extents, cached."""
-    cx = (float(np.min(lon)) + float(np.max(lon))) / 2
-    cy = (float(np.min(lat)) + float(np.max(lat))) / 2
-    zone = min(60, int((cx + 180) // 6) + 1)
-    return _zone_crs(zone, cy >= 0, cx, cy)
-
-
-@functools.lru_cache(maxsize=64)
-def _zone_crs_cached(zone: int, north: bool) -> CRS:
-    lon = -180 + (zone - 0.5) * 6
-    return utm_crs_for_lonlat(lon, 45.0 if north else -45.0)
-
-
-def _zone_crs(zone: int, north: bool, lon: float, lat: float) -> CRS:
-    if 56 <= lat < 84 and -12 <= lon < 42:  # Norway and Svalbard have irregular zones
-        return utm_crs_for_lonlat(lon, lat)
-    return _zone_crs_cached(zone, north)
 
 
 def kde_exact(
@@ -492,7 +443,7 @@ def aggregate_to_units(
     k_classes : int
         Number of classes.
     k : int or None
-        Small-count suppression (see :func:`suppress_small`).
+        Small-count suppression (see :func:`geo.privacy.suppress_small`).
     value : str
         Column classified: ``"per_km2"``, ``"sum"`` or ``"count"``.
 
@@ -530,7 +481,7 @@ def aggregate_to_units(
     out["area_km2"] = area
     with np.errstate(divide="ignore", invalid="ignore"):
         out["per_km2"] = np.where(area > 0, sums / area, np.nan)
-    out = suppress_small(out, k=k, columns=("sum", "per_km2"))
+    out = suppress_small(out, k=k, count="count", columns=("sum", "per_km2"))
     out["class"], bins = _classify(out[value].to_numpy(dtype=float), scheme, k_classes)
     out.attrs["bins"] = bins
     out.attrs["outside"] = int(len(lon) - len(pi))

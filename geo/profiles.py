@@ -138,10 +138,62 @@ def load_profile(name_or_path: str | Path) -> Profile:
     path = _profile_path(name_or_path)
     profile_data = _read_yaml(path)
     platforms_path = Path(settings.PROFILES_DIR) / PLATFORMS_FILE
-    shared = _read_yaml(platforms_path) if platforms_path.exists() else {}
+    shared = platforms_config() if platforms_path.exists() else {}
     merged = {**shared, **profile_data}
     merged.setdefault("name", path.stem)
     return _validate(merged, source=str(path))
+
+
+def platforms_config() -> dict[str, Any]:
+    """The shared configuration ``_platforms.yaml``: platforms, categories, visit rules.
+
+    The one reader of that file (profiles read it merged under their own keys through
+    :func:`load_profile`).  Keys: ``platforms`` (list of ``code``, ``name``, ``name_en``),
+    ``incident_categories`` (``code``, ``name``, ``platform``, ``due_hours`` ...) and
+    ``visit_rules_days`` (five-colour status -> longest gap between visits, days).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not a YAML mapping.
+    """
+    path = Path(settings.PROFILES_DIR) / PLATFORMS_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: it defines the platforms and visit rules")
+    return _read_yaml(path)
+
+
+def visit_rules() -> dict[str, int]:
+    """Five-colour visit rules: colour -> longest allowed gap between visits, in days.
+
+    Raises
+    ------
+    ConfigError
+        ``_platforms.yaml`` has no ``visit_rules_days`` mapping of colours to whole days.
+    """
+    rules = platforms_config().get("visit_rules_days")
+    if not isinstance(rules, dict) or not rules:
+        raise ConfigError(f"{PLATFORMS_FILE} has no 'visit_rules_days' mapping")
+    try:
+        return {str(k): int(v) for k, v in rules.items()}
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{PLATFORMS_FILE}: visit_rules_days must be whole days ({exc})") from exc
+
+
+def profile_of_county(county_code: str) -> Profile | None:
+    """The profile in :data:`geo.settings.PROFILES_DIR` whose ``county_code`` is this one.
+
+    None for a county not generated from a profile (a county's own loaded data).  Profiles
+    that fail to load are skipped.
+    """
+    for name in list_profiles():
+        try:
+            prof = load_profile(name)
+        except ConfigError:
+            continue
+        if prof.county_code == county_code:
+            return prof
+    return None
 
 
 def _profile_path(name_or_path: str | Path) -> Path:

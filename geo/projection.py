@@ -2,8 +2,9 @@
 
 Geometries are stored in EPSG:4326 (WGS 84 longitude/latitude, degrees).  Metric work -- areas,
 distances, buffers, Voronoi tessellations -- happens in the WGS 84 UTM zone that contains the
-data, chosen by :func:`utm_crs` through pyproj's database.  The choice is logged so that an
-analyst can see which zone was used.
+data, chosen by one rule (:func:`utm_crs_for_lonlat`; :func:`utm_crs` for a frame).  The
+choice is logged (logger ``geo.projection``, INFO) so that an analyst can see which zone
+was used.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from functools import lru_cache
 
 import geopandas as gpd
+import numpy as np
 from pyproj import CRS
 
 from geo.errors import CRSError
@@ -26,18 +28,34 @@ STORAGE_SRID = 4326
 def utm_crs_for_lonlat(lon: float, lat: float) -> CRS:
     """The WGS 84 UTM zone (metres) that contains the point ``(lon, lat)`` in degrees.
 
-    Zones by the 6-degree rule (EPSG:326xx north, 327xx south); the Norway and Svalbard
-    exceptions of the UTM grid are not applied (no county of this platform lies there).
+    The one UTM chooser of Wangge (:func:`utm_crs` and :func:`utm_crs_for_extent` call it).
+    Zones by the 6-degree rule (EPSG:326xx north, 327xx south), longitude 180 in zone 60;
+    the Norway and Svalbard exceptions of the UTM grid are not applied (no county of this
+    platform lies there).  Cached: no pyproj database query after the first call per zone.
+
+    Raises
+    ------
+    CRSError
+        ``(lon, lat)`` is not inside the UTM range (longitude -180..180, latitude -80..84).
     """
     if not (-180 <= lon <= 180 and -80 <= lat <= 84):
         raise CRSError(f"({lon}, {lat}) is not a longitude/latitude inside the UTM range")
     zone = min(int((lon + 180) // 6) + 1, 60)
-    return _crs_from_epsg((32600 if lat >= 0 else 32700) + zone)
+    return _utm_zone_crs((32600 if lat >= 0 else 32700) + zone)
 
 
 @lru_cache(maxsize=128)
-def _crs_from_epsg(code: int) -> CRS:
-    return CRS.from_epsg(code)
+def _utm_zone_crs(epsg: int) -> CRS:
+    crs = CRS.from_epsg(epsg)
+    log.info("metric CRS: %s (%s)", crs.to_string(), crs.name)
+    return crs
+
+
+def utm_crs_for_extent(lon: np.ndarray, lat: np.ndarray) -> CRS:
+    """The UTM zone (:func:`utm_crs_for_lonlat`) at the centre of lon/lat arrays (degrees)."""
+    cx = (float(np.min(lon)) + float(np.max(lon))) / 2
+    cy = (float(np.min(lat)) + float(np.max(lat))) / 2
+    return utm_crs_for_lonlat(cx, cy)
 
 
 def utm_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
@@ -46,13 +64,12 @@ def utm_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
     Raises
     ------
     CRSError
-        If ``frame`` has no CRS.
+        If ``frame`` has no CRS, or its centre is outside the UTM range.
     """
-    require_crs(frame)
-    minx, miny, maxx, maxy = frame.to_crs(STORAGE_CRS).total_bounds
-    crs = utm_crs_for_lonlat((minx + maxx) / 2, (miny + maxy) / 2)
-    log.info("metric CRS: %s (%s)", crs.to_string(), crs.name)
-    return crs
+    crs = require_crs(frame)
+    ll = frame if crs == STORAGE_CRS else frame.to_crs(STORAGE_CRS)
+    minx, miny, maxx, maxy = ll.total_bounds
+    return utm_crs_for_lonlat((minx + maxx) / 2, (miny + maxy) / 2)
 
 
 def require_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, *, name: str = "frame") -> CRS:

@@ -14,6 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: County profiles, one YAML file each.
 PROFILES_DIR = ROOT / "data" / "profiles"
+#: The county's local time zone (IANA name): naive times in files and intake records are
+#: taken as local time, and days, weeks and quarters are cut at local midnight.  China keeps
+#: one zone, so this is a constant rather than a setting.
+LOCAL_TZ = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ same seed gives the same frames.
 
 * Background incidents: every household reports at a Poisson rate; a share of incidents has
   no household (a road, a field) and lies up to ~150 m from a random household.  Categories
-  and platforms come from ``data/profiles/_platforms.yaml`` (``incident_categories``).
+  and platforms come from ``data/profiles/_platforms.yaml`` (``incident_categories``, read by
+  :func:`geo.profiles.platforms_config`).
   Times follow a daily rhythm (few at night, peaks mid-morning and mid-afternoon) and a
   weekly one (weekends at 70 %).
 * Planted hotspots: an H3 hexagon and its ring (``k=1``) around a random household, with
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import _hex
+from geo import _hex, profiles
 from geo.errors import ConfigError, DataError
 from geo.projection import STORAGE_CRS, require_crs
 
@@ -65,16 +66,6 @@ class Activity:
     visits: pd.DataFrame
     hotspots: gpd.GeoDataFrame
     non_compliant: np.ndarray
-
-
-def load_platforms() -> dict:
-    """``incident_categories`` and ``visit_rules_days`` from ``_platforms.yaml``."""
-    import yaml
-
-    from geo.settings import PROFILES_DIR
-
-    with open(PROFILES_DIR / "_platforms.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
 
 
 def generate_activity(
@@ -141,7 +132,7 @@ def generate_activity(
             f"unknown hotspot kind(s) {', '.join(bad)}; use {', '.join(HOTSPOT_KINDS)}"
         )
     resolution = _hex.check_resolution(resolution)
-    cfg = load_platforms()
+    cfg = profiles.platforms_config()
     rules = {str(k): int(v) for k, v in (rules or cfg["visit_rules_days"]).items()}
     rng = np.random.default_rng(seed)
     t0 = pd.Timestamp(start)

@@ -10,7 +10,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo import coverage
+from geo import coverage, profiles
 from geo.errors import ConfigError
 
 V1, V2 = "640323101001", "640323101002"  # two villages of one township
@@ -178,7 +178,7 @@ def test_visit_coverage_and_five_colour_rules():
 
 
 def test_visit_rules_from_profile():
-    rules = coverage.load_visit_rules()
+    rules = profiles.visit_rules()
     assert rules["red"] < rules["green"]
     assert set(rules) == {"red", "orange", "yellow", "blue", "green"}
 

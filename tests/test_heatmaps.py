@@ -11,7 +11,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo import heatmaps
+from geo import heatmaps, privacy
 from geo.errors import ConfigError, CRSError, DataError
 
 CENTRE = (107.41, 37.78)
@@ -71,7 +71,7 @@ def test_hex_density_errors():
 )
 def test_suppression_removes_every_cell_under_k(counts, k):
     frame = pd.DataFrame({"count": counts, "sum": [c * 2.5 for c in counts]})
-    out = heatmaps.suppress_small(frame, k=k)
+    out = privacy.suppress_small(frame, k=k, count="count")
     small = np.array(counts) < k
     assert (out["suppressed"].to_numpy() == small).all()
     assert out.loc[small, ["count", "sum"]].isna().all().all()

@@ -1,13 +1,12 @@
 """Read-side queries for dashboards and notebooks: aggregates computed in PostGIS.
 
 Results are aggregates (counts per unit), never a household's details, so they may feed
-public and wall views once small counts are suppressed with :func:`suppress_small`.
+public and wall views once small counts are suppressed with :func:`geo.privacy.suppress_small`.
 """
 
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
@@ -48,22 +47,6 @@ def unit_summary(con: Connection | Engine, level: str, county_code: str) -> gpd.
     return read_frame(
         con, query, params={"n": prefix_len, "county": f"{county_code}%", "level": level}
     )
-
-
-def suppress_small(
-    frame: pd.DataFrame, *, count: str = "households", k: int = 5, columns: list[str] | None = None
-) -> pd.DataFrame:
-    """A copy of ``frame`` with ``columns`` blanked (NaN) where ``count`` < ``k``.
-
-    Adds a boolean ``suppressed`` column. ``columns`` defaults to every numeric column.
-    """
-    out = frame.copy()
-    small = out[count] < k
-    numeric = columns or [c for c in out.columns if pd.api.types.is_numeric_dtype(out[c])]
-    for column in numeric:
-        out[column] = out[column].astype(float).where(~small, np.nan)
-    out["suppressed"] = small
-    return out
 
 
 def household_points(

@@ -29,7 +29,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
@@ -456,24 +455,8 @@ def polsby_popper(geoms: gpd.GeoSeries | np.ndarray) -> np.ndarray:
 
 
 def metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
-    """The WGS 84 UTM zone (metres) at the centre of ``frame``'s extent.
-
-    Same zone as :func:`geo.projection.utm_crs` away from zone edges, but computed from the
-    zone formula and cached, so that a single village does not pay pyproj's database query
-    (~0.2 s) on every call.  Falls back to :func:`~geo.projection.utm_crs` near the poles.
-    """
-    require_crs(frame)
-    g = frame.to_crs(STORAGE_CRS) if frame.crs != STORAGE_CRS else frame
-    minx, miny, maxx, maxy = g.total_bounds
-    lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
-    if not -80 <= lat <= 72:
-        return utm_crs(frame)
-    return _utm_zone(int((lon + 180) // 6) % 60 + 1, lat >= 0)
-
-
-@lru_cache(maxsize=64)
-def _utm_zone(zone: int, north: bool) -> CRS:
-    return CRS.from_epsg((32600 if north else 32700) + zone)
+    """The metric CRS a plan is cut in: :func:`geo.projection.utm_crs` of ``frame``."""
+    return utm_crs(frame)
 
 
 def _need_inputs(plan: GridPlan) -> PlanInputs:

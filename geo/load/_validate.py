@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo import settings
 from geo.db.models import INCIDENT_SOURCES, INCIDENT_STATES
 from geo.errors import DataError
 from geo.frames import FIVE_COLOURS, UNIT_KINDS
@@ -55,7 +56,7 @@ SNAP_TOLERANCE_M = 20.0
 #: Largest relative area change (fraction) a ``make_valid`` repair may make.
 MAX_REPAIR_AREA_CHANGE = 0.01
 #: Naive timestamps in files are taken in this time zone.
-LOCAL_TZ = "Asia/Shanghai"
+LOCAL_TZ = settings.LOCAL_TZ
 
 FAULTS = (
     "empty_geometry",

@@ -47,9 +47,9 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo import grids
+from geo import grids, profiles
 from geo.db import io, plan_store
-from geo.errors import ConfigError, DataError, PlanError, StaleVersionError, WanggeError
+from geo.errors import ConfigError, DataError, PlanError, StaleVersionError
 
 PLAN_OPS = ("move", "move_polygon", "split", "merge", "rebuild")
 OP_ARGUMENTS = {
@@ -169,16 +169,10 @@ def default_bounds(county_code: str) -> tuple[int, int]:
     The profile is the one in ``data/profiles/`` with this ``county_code``; counties not
     generated from a profile get :data:`DEFAULT_BOUNDS` (30, 50).
     """
-    from geo import profiles
-
-    for name in profiles.list_profiles():
-        try:
-            prof = profiles.load_profile(name)
-        except WanggeError:
-            continue
-        if prof.county_code == county_code:
-            return int(prof.cell_min), int(prof.cell_max)
-    return DEFAULT_BOUNDS
+    prof = profiles.profile_of_county(county_code)
+    if prof is None:
+        return DEFAULT_BOUNDS
+    return int(prof.cell_min), int(prof.cell_max)
 
 
 def build_county_plan(

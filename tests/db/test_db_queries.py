@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Connection, text
@@ -28,15 +27,6 @@ def test_unit_summary_sums_households_per_township(county: Connection) -> None:
     assert towns.loc["999999101", "residents"] == 2 * 3 + 2 * 4
     assert towns.loc["999999102", "natural_units"] == 1
     assert towns.crs.to_epsg() == 4326
-
-
-def test_suppress_small_blanks_counts_below_k() -> None:
-    frame = pd.DataFrame({"code": ["a", "b"], "households": [3, 12], "residents": [9, 30]})
-    out = queries.suppress_small(frame, k=5)
-    assert out["suppressed"].tolist() == [True, False]
-    assert np.isnan(out.loc[0, "residents"])
-    assert out.loc[1, "residents"] == 30
-    assert frame.loc[0, "residents"] == 9  # the caller's frame is untouched
 
 
 def test_household_points_feed_the_hex_density(county: Connection) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import _hex, coverage, hotspots, synth_activity
+from geo import _hex, coverage, hotspots, profiles, synth_activity
 from geo.errors import ConfigError
 
 COLOURS = ["red", "orange", "yellow", "blue", "green"]
@@ -67,7 +67,7 @@ def test_incident_contract(activity):
     assert inc.crs.to_epsg() == 4326
     assert str(inc["reported_at"].dt.tz) == "UTC"
     assert inc["code"].is_unique
-    cfg = synth_activity.load_platforms()
+    cfg = profiles.platforms_config()
     cats = {c["code"]: c["platform"] for c in cfg["incident_categories"]}
     assert set(inc["category"]) <= set(cats)
     assert (inc["platform"] == inc["category"].map(cats)).all()
