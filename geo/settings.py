@@ -27,8 +27,10 @@ class Settings:
     Attributes
     ----------
     database_url : str | None
-        ``DATABASE_URL``. SQLAlchemy URL of an existing PostGIS database. When set, Wangge
-        uses it and provisions nothing. Default: unset, and a local server is provisioned.
+        ``DATABASE_URL``. URL of an existing PostGIS database (``postgresql://...``; the
+        driver is set to psycopg 3 in one place, :func:`geo.db.session.normalise_url`).
+        When set, Wangge uses it and provisions nothing. Default: unset (the local database
+        of `wangge db up`).
     db_name : str
         ``WANGGE_DB_NAME``. Database created on the local server. Default ``"wangge"``.
     pg_host, pg_port, pg_user : str, int, str
@@ -73,11 +75,8 @@ class Settings:
 def get_settings() -> Settings:
     """Read the settings from the environment (cheap; call it where needed)."""
     env = os.environ
-    url = env.get("DATABASE_URL") or None
-    if url and url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return Settings(
-        database_url=url,
+        database_url=env.get("DATABASE_URL") or None,
         db_name=env.get("WANGGE_DB_NAME", "wangge"),
         pg_host=env.get("WANGGE_PG_HOST", "127.0.0.1"),
         pg_port=int(env.get("WANGGE_PG_PORT", "5432")),

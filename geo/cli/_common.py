@@ -1,4 +1,4 @@
-"""What every ``wangge`` command shares: the consoles, one-line errors, the database URL.
+"""What every ``wangge`` command shares: the consoles, one-line errors, the database.
 
 Kept apart from :mod:`geo.cli` so that the sub-command modules (``geo/cli/_*.py``) and
 ``geo.cli`` can import it without importing each other.
@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 
 from geo.errors import WanggeError
 
@@ -38,11 +39,22 @@ def say(message: str) -> None:
     out.print(f"[dim]·[/] {message}", highlight=False)
 
 
-def database_url() -> str:
-    from geo.db import migrate, provision
+_opened: list[Engine] = []
 
-    url = provision.ensure_database(say=say)
-    if not migrate.is_current(url):
-        say("migrating the database to the newest schema")
-        migrate.upgrade(url)
-    return url
+
+def start_invocation() -> None:
+    """Typer callback of every command group: a new invocation opens the database afresh."""
+    _opened.clear()
+
+
+def engine(*, provision: bool = False) -> Engine:
+    """The database of this invocation, opened once (:func:`geo.db.database.open_database`).
+
+    Only ``db up`` and ``demo`` pass ``provision=True``; every other command connects to a
+    database that is there, and says to run ``wangge db up`` when it is not.
+    """
+    if not _opened or provision:
+        from geo.db.database import open_database
+
+        _opened[:] = [open_database(provision_server=provision, say=say)]
+    return _opened[0]

@@ -22,10 +22,14 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from geo.cli._common import database_url, one_line_errors, out
+from geo.cli._common import engine, one_line_errors, out, start_invocation
 from geo.errors import ConfigError
 
-app = typer.Typer(help="Build, check, compare and publish grid plans.", no_args_is_help=True)
+app = typer.Typer(
+    help="Build, check, compare and publish grid plans.",
+    no_args_is_help=True,
+    callback=start_invocation,
+)
 
 PlanArg = Annotated[str, typer.Argument(help="Plan name (or id).")]
 CountyOpt = Annotated[
@@ -41,12 +45,6 @@ def _user() -> str:
 
 
 ByOpt = Annotated[str | None, typer.Option("--by", help="Who does it (default: login name).")]
-
-
-def _engine():
-    from geo.db.session import get_engine
-
-    return get_engine(database_url())
 
 
 def _fmt(value: object) -> str:
@@ -126,7 +124,7 @@ def build(
                 "--ignore-natural-units applies to a new plan; rebuilding a village keeps the "
                 "plan's own setting"
             )
-        with _engine().begin() as conn:
+        with engine().begin() as conn:
             if village is not None:
                 current = plans.describe_plan(conn, plan, county_code=county)
                 result = plans.rebuild_village(
@@ -193,7 +191,7 @@ def check(
     from geo import plans
 
     with one_line_errors():
-        with _engine().connect() as conn:
+        with engine().connect() as conn:
             stored, violations = plans.check_stored_plan(conn, plan, county_code=county)
             faults = plans.publication_faults(conn, stored.id)
         title = f"plan {stored.name!r} ({stored.status}, version {stored.version})"
@@ -216,7 +214,7 @@ def diff(a: PlanArg, b: PlanArg, county: CountyOpt = None) -> None:
     from geo import plans
 
     with one_line_errors():
-        with _engine().connect() as conn:
+        with engine().connect() as conn:
             result = plans.diff_plans(conn, a, b, county_code=county)
         summary = result.summary.astype(object)
         for column in ("a", "b"):
@@ -236,7 +234,7 @@ def publish(plan: PlanArg, county: CountyOpt = None, by: ByOpt = None) -> None:
     from geo import plans
 
     with one_line_errors():
-        with _engine().begin() as conn:
+        with engine().begin() as conn:
             archived = plans.publish_plan(conn, plan, by=by or _user(), county_code=county)
             new = plans.describe_plan(conn, plan, county_code=county)
             old = None if archived is None else plans.describe_plan(conn, archived)
@@ -252,7 +250,7 @@ def list_(county: CountyOpt = None) -> None:
     from geo import plans
 
     with one_line_errors():
-        with _engine().connect() as conn:
+        with engine().connect() as conn:
             frame = plans.list_plans(conn, county)
         if frame.empty:
             out.print("no plans yet: `wangge grids build --plan NAME`")

@@ -24,23 +24,19 @@ from rich.console import Console
 from rich.table import Table
 
 from geo import incidents
-from geo.cli._common import database_url, one_line_errors
+from geo.cli._common import engine, one_line_errors, start_invocation
 from geo.errors import DataError
 
-app = typer.Typer(help="Incidents: intake, moves, history.", no_args_is_help=True)
+app = typer.Typer(
+    help="Incidents: intake, moves, history.", no_args_is_help=True, callback=start_invocation
+)
 out = Console()
-
-
-def _engine():
-    from geo.db.session import get_engine
-
-    return get_engine(database_url())
 
 
 @app.command("platforms")
 def platforms(profile: str = typer.Option("small", help="Profile to read platforms from.")) -> None:
     """Load the platforms and incident categories of a profile (upsert)."""
-    with one_line_errors(), _engine().begin() as conn:
+    with one_line_errors(), engine().begin() as conn:
         done = incidents.sync_platforms(conn, profile)
         out.print(f"{done['platforms']} platforms, {done['categories']} categories")
 
@@ -62,7 +58,7 @@ def report(
         point = (lon, lat) if lon is not None and lat is not None else None
         when = datetime.fromisoformat(at) if at else None
         made = incidents.with_retries(
-            _engine(), incidents.report, key, category=category, source=source, point=point,
+            engine(), incidents.report, key, category=category, source=source, point=point,
             household=household, reported_at=when, description=description, actor=actor,
         )  # fmt: skip
         out.print(f"incident {made.id} {'created' if made.created else 'already known'}")
@@ -97,7 +93,7 @@ def load(
     """Take in a CSV/JSON file of incidents in one transaction (idempotent by client_key)."""
     with one_line_errors():
         frame = read_reports(path)
-        done = incidents.with_retries(_engine(), incidents.intake, frame, actor=actor)
+        done = incidents.with_retries(engine(), incidents.intake, frame, actor=actor)
         created = int(done["created"].sum())
         out.print(f"{len(done)} rows: {created} new incidents, {len(done) - created} known")
 
@@ -116,7 +112,7 @@ def move(
     """Move an incident to STATUS (refused with the allowed moves if the rules forbid it)."""
     with one_line_errors():
         event = incidents.with_retries(
-            _engine(), incidents.transition, incident_id, status, actor=actor, role=role,
+            engine(), incidents.transition, incident_id, status, actor=actor, role=role,
             note=note, platform=platform, category=category, satisfaction=satisfaction,
         )  # fmt: skip
         out.print(f"incident {incident_id}: {event.from_status} -> {event.to_status}")
@@ -126,7 +122,7 @@ def move(
 def history(incident_id: int) -> None:
     """Show the events of an incident, oldest first."""
     with one_line_errors():
-        frame = incidents.history(_engine(), incident_id)
+        frame = incidents.history(engine(), incident_id)
         if frame.empty:
             raise DataError(f"no incident with id {incident_id}")
         table = Table("at", "from", "to", "actor", "role", "note")

@@ -11,9 +11,15 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Load county files and export plans.", no_args_is_help=True)
+from geo.cli._common import start_invocation
+
+app = typer.Typer(
+    help="Load county files and export plans.", no_args_is_help=True, callback=start_invocation
+)
 export_app = typer.Typer(
-    help="Export plans, heatmaps and hotspots to GIS files.", no_args_is_help=True
+    help="Export plans, heatmaps and hotspots to GIS files.",
+    no_args_is_help=True,
+    callback=start_invocation,
 )
 
 
@@ -72,13 +78,10 @@ def load_command(
             out.print(load.summary(checked), highlight=False, markup=False)
             quarantined = checked.quarantined
         else:
-            from geo.cli._common import database_url
-            from geo.db.session import get_engine
+            from geo.cli._common import engine
 
             source = load.read(file, crs=crs, swap_xy=swap_xy, layer=layer, encoding=encoding)
-            report = load.load_file(
-                get_engine(database_url()), source, kind, columns=columns, gcj02=gcj02
-            )
+            report = load.load_file(engine(), source, kind, columns=columns, gcj02=gcj02)
             out.print(report.summary(), highlight=False, markup=False)
             quarantined = report.quarantined
     if quarantined and not allow_quarantine:
@@ -107,11 +110,10 @@ def export_plan(
 ) -> None:
     """Export grid plan PLAN_ID (cells, and households with --households) to FILE."""
     from geo import export
-    from geo.cli._common import database_url, one_line_errors, out
-    from geo.db.session import get_engine
+    from geo.cli._common import engine, one_line_errors, out
 
     with one_line_errors():
-        engine = get_engine(database_url())
+        engine = engine()
         written = export.plan_to_file(
             engine, plan_id, file, driver=fmt, include_households=households
         )
@@ -170,12 +172,11 @@ def _hotspots(engine, code: str, days: int, resolution: int):
 def _export_frame(file: Path, fmt: str | None, layer: str, make) -> None:
     """Compute a frame from the database's (only or default) county and write it to FILE."""
     from geo import export
-    from geo.cli._common import database_url, one_line_errors, out
+    from geo.cli._common import engine, one_line_errors, out
     from geo.db import io
-    from geo.db.session import get_engine
 
     with one_line_errors():
-        engine = get_engine(database_url())
+        engine = engine()
         code = io.read_admin(engine, "county")["code"].iloc[0]
         frame = make(engine, code)
         for path in export.frames_to_file({layer: frame}, file, driver=fmt):

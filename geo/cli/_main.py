@@ -21,14 +21,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from geo.cli._common import database_url, one_line_errors, out, say
+from geo.cli import _common
+from geo.cli._common import one_line_errors, out, say, start_invocation
 from geo.cli._grids import app as grids_app
 from geo.cli._incidents import app as incidents_app
 from geo.cli._io import export_app, load_command
 from geo.errors import WanggeError
 from geo.settings import ROOT, get_settings
 
-app = typer.Typer(help="Wangge: grid-based governance for a county.", no_args_is_help=True)
+app = typer.Typer(
+    help="Wangge: grid-based governance for a county.",
+    no_args_is_help=True,
+    callback=start_invocation,
+)
 db_app = typer.Typer(help="Provision and migrate the PostGIS database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -52,8 +57,9 @@ def db_up(
                 provision.ensure_server(settings, say=say)
             out.print(f"server ready ({time.perf_counter() - started:.1f} s)")
             return
-        url = database_url()
-        shown = url.split("@")[-1]
+        shown = (
+            _common.engine(provision=True).url.render_as_string(hide_password=True).split("@")[-1]
+        )
         out.print(f"database ready: {shown} ({time.perf_counter() - started:.1f} s)")
 
 
@@ -116,12 +122,11 @@ def synth(
 
     from geo import profiles, synth
     from geo.db import io
-    from geo.db.session import get_engine
 
     with one_line_errors():
         prof = profiles.load_profile(profile)
         seed = get_settings().seed if seed is None else seed
-        engine = get_engine(database_url())
+        engine = _common.engine()
         with engine.connect() as conn:
             exists = conn.execute(
                 text("SELECT count(*) FROM household WHERE code LIKE :p"),
@@ -170,10 +175,9 @@ def activity(
     from geo import incidents, profiles, synth_activity
     from geo.db import activity as db_activity
     from geo.db import io
-    from geo.db.session import get_engine
 
     with one_line_errors():
-        engine = get_engine(database_url())
+        engine = _common.engine()
         with engine.connect() as conn:
             existing = conn.execute(
                 text("SELECT count(*) FROM incident WHERE client_key LIKE 'demo-%'")
@@ -225,6 +229,8 @@ def demo(
     The synthetic county, a published grid plan of it, and months of incidents: what the
     dashboards need to show a working county.
     """
+    with one_line_errors():
+        _common.engine(provision=True)
     synth(profile=profile, seed=seed, outline=None, replace=False)
     with one_line_errors():
         _ensure_published_plan(profile)
@@ -234,10 +240,9 @@ def demo(
 def _ensure_published_plan(profile: str) -> None:
     from geo import plans, profiles
     from geo.db import queries
-    from geo.db.session import get_engine
 
     code = profiles.load_profile(profile).county_code
-    engine = get_engine(database_url())
+    engine = _common.engine()
     with engine.begin() as conn:
         if queries.published_plan_id(conn, code) is not None:
             out.print(f"county {code} has a published grid plan; keeping it")
@@ -259,10 +264,9 @@ def _ensure_published_plan(profile: str) -> None:
 def info() -> None:
     """Counts per level for every county in the database (the domain table of DESIGN.md)."""
     from geo.db import io
-    from geo.db.session import get_engine
 
     with one_line_errors():
-        counts = io.counts_by_level(get_engine(database_url()))
+        counts = io.counts_by_level(_common.engine())
         if counts.empty:
             out.print("no county in the database yet: run `wangge synth` or `wangge load`")
             return
@@ -283,7 +287,7 @@ def dash(
 ) -> None:
     """Start the Streamlit dashboards (Ctrl-C stops them)."""
     with one_line_errors():
-        database_url()
+        _common.engine()
         app_file = ROOT / "dashboards" / "app.py"
         if not app_file.exists():
             raise WanggeError(f"{app_file} not found: run from a Wangge checkout")

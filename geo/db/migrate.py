@@ -6,6 +6,7 @@ The migration scripts live in ``geo/db/migrations`` inside the package, so an in
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -14,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
-from geo.db.session import get_engine, normalise_url
+from geo.db.session import get_engine
 from geo.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -25,9 +26,17 @@ def alembic_config(url: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     engine = get_engine(url)
-    cfg.set_main_option("sqlalchemy.url", normalise_url(engine.url.render_as_string(False)))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     cfg.attributes["engine"] = engine
     return cfg
+
+
+@lru_cache(maxsize=1)
+def _scripts() -> ScriptDirectory:
+    """The migration scripts of this checkout (read once per process)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg)
 
 
 def upgrade(url: str | None = None, revision: str = "heads") -> None:
@@ -48,9 +57,7 @@ def current_revisions(url: str | None = None) -> set[str]:
 
 def head_revisions() -> set[str]:
     """The newest revision(s) among the migration scripts (one, unless branches are open)."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return set(ScriptDirectory.from_config(cfg).get_heads())
+    return set(_scripts().get_heads())
 
 
 def _known(scripts: ScriptDirectory, revision: str) -> bool:
@@ -70,9 +77,7 @@ def is_current(url: str | None = None) -> bool:
         migrated by a newer or another checkout of Wangge).
     """
     current, heads = current_revisions(url), head_revisions()
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    scripts = ScriptDirectory.from_config(cfg)
+    scripts = _scripts()
     unknown = sorted(r for r in current if not _known(scripts, r))
     if unknown:
         raise DatabaseError(

@@ -60,6 +60,18 @@ def test_unreachable_database_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyP
     assert "Traceback" not in result.output
 
 
+def test_unmigrated_database_says_to_run_db_up_and_is_left_alone(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with scratch_database(server_url, "unmigrated", migrated=False) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        result = runner.invoke(app, ["info"])
+        assert result.exit_code == 1
+        assert "wangge db up" in result.output
+        with get_engine(url).connect() as conn:  # nothing was migrated behind its back
+            assert conn.execute(text("SELECT to_regclass('household')")).scalar_one() is None
+
+
 def test_unknown_profile_is_one_line_and_lists_the_profiles(env: str) -> None:
     result = runner.invoke(app, ["synth", "--profile", "atlantis"])
     assert result.exit_code == 1
