@@ -211,11 +211,8 @@ def activity(
 
 def _profile_of(county_code: str, profiles: ModuleType) -> object:
     """The profile whose county code is ``county_code``, else the default profile."""
-    for name in profiles.list_profiles():
-        prof = profiles.load_profile(name)
-        if prof.county_code == county_code:
-            return prof
-    return profiles.load_profile(get_settings().profile)
+    found = profiles.profile_of_county(county_code)
+    return found if found is not None else profiles.load_profile(get_settings().profile)
 
 
 @app.command()
