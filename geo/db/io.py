@@ -21,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 
 from geo.db import _copy_binary
@@ -42,21 +43,83 @@ def _ewkb(geoms: gpd.GeoSeries) -> list[bytes | None]:
     return [None if w is None else w[:4] + bytes((w[4] | 0x20,)) + _SRID_LE + w[5:] for w in wkb]
 
 
-def _copy_types(conn: Connection, table: str, columns: Sequence[str]) -> list[str]:
-    """The server's type of each of ``columns`` of ``table``, as psycopg dumper names."""
+def table_columns(
+    conn: Connection, table: str, columns: Sequence[str] | None = None
+) -> dict[str, str]:
+    """The server's type of each column of ``table``, checked against the catalogue.
+
+    ``table`` is one unqualified name found on the search path (temporary tables included),
+    matched exactly as written (no case folding); it is passed to the server as a bound
+    value, never spliced into SQL.
+
+    Parameters
+    ----------
+    conn
+        An SQLAlchemy connection.
+    table
+        Table name, e.g. ``"household"``.
+    columns
+        The columns wanted; None for all of them.
+
+    Returns
+    -------
+    dict
+        ``{column: type}`` (types as ``format_type`` spells them, e.g. ``"geometry"``) for
+        ``columns`` in their order, or for every column of the table in table order.
+
+    Raises
+    ------
+    DataError
+        If there is no such table (the message lists the tables there are) or it lacks one
+        of ``columns`` (the message lists its columns).
+    """
     rows = conn.execute(
         text(
             "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
-            "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"
+            "WHERE attrelid = to_regclass(quote_ident(:t)) AND attnum > 0 AND NOT attisdropped "
+            "ORDER BY attnum"
         ),
         {"t": table},
     ).all()
+    if not rows:
+        tables = conn.execute(
+            text(
+                "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') "
+                "AND pg_table_is_visible(oid) ORDER BY relname"
+            )
+        ).scalars()
+        raise DataError(f"no table {table!r} in the database; tables: {', '.join(tables)}")
     types = dict(rows)
+    if columns is None:
+        return types
     missing = [c for c in columns if c not in types]
     if missing:
-        raise DataError(f"table {table} has no column(s) {', '.join(missing)}")
+        raise DataError(
+            f"table {table} has no column(s) {', '.join(map(repr, missing))}; "
+            f"its columns: {', '.join(types)}"
+        )
+    return {c: types[c] for c in columns}
+
+
+def _copy_types(types: dict[str, str]) -> list[str]:
+    """``table_columns`` types as psycopg dumper names (geometry is sent as EWKB bytes)."""
     rename = {"geometry": "bytea", "character varying": "text", "character": "text"}
-    return [rename.get(types[c], types[c]) for c in columns]
+    return [rename.get(t, t) for t in types.values()]
+
+
+def _names(columns: Sequence[str]) -> sql.Composed:
+    return sql.SQL(", ").join(map(sql.Identifier, columns))
+
+
+def copy_statement(table: str, columns: Sequence[str], *, binary: bool = False) -> sql.Composed:
+    """``COPY table (columns) FROM STDIN``, identifiers quoted by psycopg."""
+    tail = sql.SQL(" (FORMAT BINARY)" if binary else "")
+    return sql.SQL("COPY {} ({}) FROM STDIN{}").format(sql.Identifier(table), _names(columns), tail)
+
+
+def _run(conn: Connection, statement: sql.Composable) -> None:
+    """Execute a composed statement (no parameters) through SQLAlchemy, in its transaction."""
+    conn.exec_driver_sql(statement.as_string(conn.connection.driver_connection))
 
 
 def _python_values(series: pd.Series) -> list:
@@ -78,27 +141,95 @@ def _copy_chunked(raw, table: str, columns, values, types) -> None:
         for i in starts
     )
     order, first = next(chunks)
-    cols = ", ".join(f'"{columns[i]}"' for i in order)
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
+    statement = copy_statement(table, [columns[i] for i in order], binary=True)
+    with raw.cursor() as cur, cur.copy(statement) as cp:
         cp.write(_copy_binary.SIGNATURE + first)
         for _, body in chunks:
             cp.write(body)
         cp.write(_copy_binary.TRAILER)
 
 
-def _copy(conn: Connection, table: str, frame: gpd.GeoDataFrame, columns: Sequence[str]) -> None:
-    """Binary COPY of ``frame`` (attribute columns, then the geometry) into ``table``."""
-    types = _copy_types(conn, table, columns)
+def _copy(conn: Connection, table: str, frame: gpd.GeoDataFrame, types: dict[str, str]) -> None:
+    """Binary COPY of ``frame`` (attribute columns, then the geometry) into ``table``.
+
+    ``types`` are the checked columns of ``table`` (:func:`table_columns`), in frame order
+    with the geometry column last.
+    """
+    columns = list(types)
+    pg_types = _copy_types(types)
     values = [_python_values(frame[c]) for c in columns[:-1]] + [_ewkb(frame.geometry)]
     raw = conn.connection.driver_connection
-    if _copy_binary.supported(types) and _copy_binary.fits(values, types):
-        _copy_chunked(raw, table, columns, values, types)
+    if _copy_binary.supported(pg_types) and _copy_binary.fits(values, pg_types):
+        _copy_chunked(raw, table, columns, values, pg_types)
         return
-    cols = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
-        cp.set_types(types)
+    with raw.cursor() as cur, cur.copy(copy_statement(table, columns, binary=True)) as cp:
+        cp.set_types(pg_types)
         for row in zip(*values, strict=True):
             cp.write_row(row)
+
+
+Existing = Literal["update", "keep"]
+
+
+def merge_statement(
+    source: str,
+    table: str,
+    columns: Sequence[str],
+    *,
+    key: Sequence[str],
+    existing: Existing = "update",
+) -> sql.Composed:
+    """The one upsert: insert ``columns`` of the rows of ``source`` into ``table`` by ``key``.
+
+    ``existing="update"`` updates the other columns of rows whose key is already there
+    (``INSERT ... ON CONFLICT (key) DO UPDATE``; ``key`` must be a unique constraint);
+    ``"keep"`` leaves them as they are and inserts only new keys (``WHERE NOT EXISTS``; no
+    constraint needed).  Identifiers go through :class:`psycopg.sql.Identifier`.
+    """
+    cols = _names(columns)
+    head = sql.SQL("INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}").format(
+        table=sql.Identifier(table), cols=cols, source=sql.Identifier(source)
+    )
+    if existing == "keep":
+        match = sql.SQL(" AND ").join(
+            sql.SQL("t.{k} = s.{k}").format(k=sql.Identifier(k)) for k in key
+        )
+        return head + sql.SQL(" s WHERE NOT EXISTS (SELECT 1 FROM {} t WHERE {})").format(
+            sql.Identifier(table), match
+        )
+    updates = sql.SQL(", ").join(
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c not in key
+    )
+    return head + sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(_names(key), updates)
+
+
+def stage_table(conn: Connection, table: str, columns: Sequence[str]) -> str:
+    """Create an empty temporary table with ``columns`` typed as in ``table``; its name.
+
+    The caller checks ``table`` and ``columns`` first (:func:`table_columns`).
+    """
+    staging = f"_stage_{uuid.uuid4().hex[:12]}"
+    _run(
+        conn,
+        sql.SQL("CREATE TEMP TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(
+            sql.Identifier(staging), _names(columns), sql.Identifier(table)
+        ),
+    )
+    return staging
+
+
+def merge_staged(
+    conn: Connection,
+    staging: str,
+    table: str,
+    columns: Sequence[str],
+    *,
+    key: Sequence[str],
+    existing: Existing = "update",
+) -> None:
+    """Upsert the rows of ``staging`` into ``table`` (:func:`merge_statement`), then drop it."""
+    _run(conn, merge_statement(staging, table, columns, key=key, existing=existing))
+    _run(conn, sql.SQL("DROP TABLE {}").format(sql.Identifier(staging)))
 
 
 def copy_frame(
@@ -120,12 +251,12 @@ def copy_frame(
         Columns named as the table's columns, plus the active geometry column, which is
         written to ``geometry_column``. Converted to EPSG:4326 if in another CRS.
     table
-        Target table name.
+        Target table name (unqualified, on the search path; temporary tables included).
     mode
         ``"append"`` (plain COPY; a duplicate key fails the transaction) or ``"upsert"``
         (insert new keys, update existing ones).
     key
-        Conflict key for ``"upsert"``.
+        Conflict key for ``"upsert"``: columns of ``frame`` with a unique constraint.
 
     Returns
     -------
@@ -137,30 +268,27 @@ def copy_frame(
     CRSError
         If ``frame`` has no CRS.
     DataError
-        If ``mode`` is not one of the allowed values.
+        If ``mode`` is not one of the allowed values, ``table`` does not exist, it lacks one
+        of the frame's columns, or ``key`` names a column the frame does not have (the
+        message lists what there is).
     """
     if mode not in ("append", "upsert"):
         raise DataError(f"mode must be 'append' or 'upsert', not {mode!r}")
     require_crs(frame, name=f"frame for {table}")
+    columns = [c for c in frame.columns if c != frame.geometry.name] + [geometry_column]
+    if mode == "upsert" and not set(key) <= set(columns):
+        raise DataError(
+            f"upsert key {', '.join(key)} is not among the columns {', '.join(columns)}"
+        )
+    types = table_columns(conn, table, columns)
     if frame.crs != STORAGE_CRS:
         frame = frame.to_crs(STORAGE_CRS)
-    columns = [c for c in frame.columns if c != frame.geometry.name] + [geometry_column]
     if mode == "append":
-        _copy(conn, table, frame, columns)
+        _copy(conn, table, frame, types)
         return len(frame)
-    staging = f"_stage_{uuid.uuid4().hex[:12]}"
-    cols = ", ".join(f'"{c}"' for c in columns)
-    conn.execute(text(f"CREATE TEMP TABLE {staging} AS SELECT {cols} FROM {table} WITH NO DATA"))
-    _copy(conn, staging, frame, columns)
-    updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in key)
-    conflict = ", ".join(f'"{k}"' for k in key)
-    conn.execute(
-        text(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} "
-            f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-        )
-    )
-    conn.execute(text(f"DROP TABLE {staging}"))
+    staging = stage_table(conn, table, columns)
+    _copy(conn, staging, frame, types)
+    merge_staged(conn, staging, table, columns, key=key)
     return len(frame)
 
 

@@ -32,9 +32,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, insert, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from geo.db import load_store
 from geo.errors import DataError
 from geo.load._read import ReadResult, read_any
 from geo.load._validate import (
@@ -47,6 +48,7 @@ from geo.load._validate import (
     kind_spec,
     validate,
 )
+from geo.projection import require_crs
 
 __all__ = [
     "FAULTS",
@@ -251,8 +253,6 @@ def check_frame(
     A GeoDataFrame must have its CRS set (the CRS is never guessed for frames).
     """
     if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None:
-        from geo.projection import require_crs
-
         require_crs(frame, name=name)
     return validate(
         frame,
@@ -267,33 +267,12 @@ def check_frame(
 
 # -- database ------------------------------------------------------------------------------
 
-_REF_QUERIES = {
-    "county": "SELECT code FROM admin_unit WHERE level = 'county'",
-    "township": "SELECT code FROM admin_unit WHERE level = 'township'",
-    "village": "SELECT code FROM admin_unit WHERE level = 'village'",
-    "natural_unit": "SELECT code FROM admin_unit WHERE level = 'natural_unit'",
-    "household": "SELECT code FROM household",
-    "worker": "SELECT code FROM grid_worker",
-    "category": "SELECT code FROM incident_category",
-}
-
 
 def references(conn: Connection, kind: str) -> References:
     """The codes ``kind``'s rows may refer to, and the natural units for households."""
-    from geo.db.io import read_frame
-
     name, spec = kind_spec(kind)
-    codes = {
-        ref: {row[0] for row in conn.execute(text(_REF_QUERIES[ref]))}
-        for ref in set(spec.refs.values())
-    }
-    units = None
-    if name == "households":
-        units = read_frame(
-            conn,
-            "SELECT code, parent_code, geom FROM admin_unit WHERE level = 'natural_unit' "
-            "ORDER BY code",
-        )
+    codes = load_store.reference_codes(conn, spec.refs.values())
+    units = load_store.natural_units(conn) if name == "households" else None
     return References(codes=codes, natural_units=units)
 
 
@@ -350,8 +329,6 @@ def load_frame(
 ) -> LoadReport:
     """Validate and load an in-memory frame as ``kind`` (see :func:`load_file`)."""
     if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None:
-        from geo.projection import require_crs
-
         require_crs(frame, name=name)
     source = frame.crs.to_string() if isinstance(frame, gpd.GeoDataFrame) else None
     result = ReadResult(frame, name, "frame", source)
@@ -384,48 +361,12 @@ def _load(conn: Connection, result: ReadResult, kind, columns, gcj02, tol, *, fi
 
 
 def _write_rows(conn: Connection, clean: pd.DataFrame, kind: str) -> int:
-    from geo.db.io import copy_frame
-
     spec = KINDS[kind]
-    if clean.empty:
-        return 0
-    if spec.geometry:
-        return copy_frame(conn, clean, spec.table, mode="upsert", key=spec.key)
-    columns = list(clean.columns)
-    staging = f"_stage_{uuid.uuid4().hex[:12]}"
-    cols = ", ".join(f'"{c}"' for c in columns)
-    conn.execute(
-        text(f"CREATE TEMP TABLE {staging} AS SELECT {cols} FROM {spec.table} WITH NO DATA")
-    )
-    values = clean.astype(object).where(clean.notna(), None)
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {staging} ({cols}) FROM STDIN") as copy:
-        for row in values.itertuples(index=False, name=None):
-            copy.write_row(row)
-    if kind == "visits":
-        match = " AND ".join(f'v."{k}" = s."{k}"' for k in spec.key)
-        conn.execute(
-            text(
-                f"INSERT INTO {spec.table} ({cols}) SELECT {cols} FROM {staging} s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {spec.table} v WHERE {match})"
-            )
-        )
-    else:
-        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in spec.key)
-        conflict = ", ".join(f'"{k}"' for k in spec.key)
-        conn.execute(
-            text(
-                f"INSERT INTO {spec.table} ({cols}) SELECT {cols} FROM {staging} "
-                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-            )
-        )
-    conn.execute(text(f"DROP TABLE {staging}"))
-    return len(clean)
+    existing = "keep" if kind == "visits" else "update"
+    return load_store.write_rows(conn, clean, spec.table, key=spec.key, existing=existing)
 
 
 def _write_quarantine(conn: Connection, checked: Checked, load_id: str, file: str) -> None:
-    from geo.db.models import Quarantine
-
     if checked.faults.empty:
         return
     raw = {row: checked.raw_row(row) for row in checked.faults["row"].unique()}
@@ -441,12 +382,10 @@ def _write_quarantine(conn: Connection, checked: Checked, load_id: str, file: st
         }
         for f in checked.faults.itertuples(index=False)
     ]
-    conn.execute(insert(Quarantine.__table__), rows)
+    load_store.write_quarantine(conn, rows)
 
 
 def _write_run(conn: Connection, report: LoadReport, result: ReadResult) -> None:
-    from geo.db.models_load import LoadRun
-
     checked = report.checked
     notes = {
         "format": result.format,
@@ -456,17 +395,15 @@ def _write_run(conn: Connection, report: LoadReport, result: ReadResult) -> None
         "overlaps": checked.overlaps.to_dict("records"),
         "notes": checked.notes,
     }
-    conn.execute(
-        insert(LoadRun.__table__).values(
-            id=report.load_id,
-            kind=report.kind,
-            file=report.file,
-            finished_at=func.now(),
-            rows_in=report.rows_in,
-            loaded=report.loaded,
-            repaired=report.repaired,
-            quarantined=report.quarantined,
-            source_crs=report.source_crs,
-            notes=notes,
-        )
+    run = load_store.LoadRunRecord(
+        id=report.load_id,
+        kind=report.kind,
+        file=report.file,
+        rows_in=report.rows_in,
+        loaded=report.loaded,
+        repaired=report.repaired,
+        quarantined=report.quarantined,
+        source_crs=report.source_crs,
+        notes=notes,
     )
+    load_store.write_run(conn, run)

@@ -107,3 +107,50 @@ def test_counts_by_level(conn: Connection) -> None:
     row = io.counts_by_level(conn).iloc[0]
     assert (row.townships, row.villages, row.natural_units, row.households) == (2, 2, 3, 6)
     assert row.residents == 2 * (3 + 4 + 5)
+
+
+def test_unknown_table_refused_naming_it_and_listing_tables(conn: Connection) -> None:
+    with pytest.raises(DataError, match=r"no table 'housholds'.*tables: .*household") as err:
+        io.copy_frame(conn, tiny_county().households, "housholds")
+    assert "admin_unit" in str(err.value)
+
+
+def test_table_name_is_never_spliced_into_sql(conn: Connection) -> None:
+    io.write_county(conn, tiny_county())
+    with pytest.raises(DataError, match="no table"):
+        io.copy_frame(conn, tiny_county().households, "household; DROP TABLE household")
+    with pytest.raises(DataError, match="no table"):
+        io.copy_frame(conn, tiny_county().households, "HOUSEHOLD")
+    assert conn.execute(text("SELECT count(*) FROM household")).scalar_one() == 6
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_unknown_column_refused_listing_the_columns(conn: Connection, mode: str) -> None:
+    households = tiny_county().households.rename(columns={"colour": "colur"})
+    with pytest.raises(DataError, match=r"household has no column\(s\) 'colur'.*residents_at_home"):
+        io.copy_frame(conn, households, "household", mode=mode)  # type: ignore[arg-type]
+
+
+def test_upsert_key_must_be_a_frame_column(conn: Connection) -> None:
+    with pytest.raises(DataError, match="upsert key id is not among the columns code"):
+        io.copy_frame(conn, tiny_county().households, "household", mode="upsert", key=("id",))
+
+
+def test_copy_into_a_temporary_table(conn: Connection) -> None:
+    conn.execute(text("CREATE TEMP TABLE hh_tmp (LIKE household INCLUDING DEFAULTS)"))
+    conn.execute(text("ALTER TABLE hh_tmp DROP COLUMN point"))
+    assert io.copy_frame(conn, tiny_county().households, "hh_tmp") == 6
+    assert list(io.table_columns(conn, "hh_tmp"))[:2] == ["code", "natural_unit_code"]
+
+
+def test_merge_statement_quotes_every_identifier() -> None:
+    update = io.merge_statement("s", 'odd"table', ["code", "na me"], key=["code"])
+    assert update.as_string(None) == (
+        'INSERT INTO "odd""table" ("code", "na me") SELECT "code", "na me" FROM "s" '
+        'ON CONFLICT ("code") DO UPDATE SET "na me" = EXCLUDED."na me"'
+    )
+    keep = io.merge_statement("s", "visit", ["a", "b"], key=["a", "b"], existing="keep")
+    assert keep.as_string(None) == (
+        'INSERT INTO "visit" ("a", "b") SELECT "a", "b" FROM "s" s WHERE NOT EXISTS '
+        '(SELECT 1 FROM "visit" t WHERE t."a" = s."a" AND t."b" = s."b")'
+    )

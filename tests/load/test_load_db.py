@@ -115,7 +115,7 @@ def test_failure_after_rows_were_written_rolls_back_everything(
     def fail(*args, **kwargs):
         raise DataError("simulated failure while recording the load run")
 
-    monkeypatch.setattr("geo.load._load._write_run", fail)
+    monkeypatch.setattr("geo.db.load_store.write_run", fail)
     with pytest.raises(DataError, match="simulated"):
         load.load_file(county, _bad_file(tmp_path), "households")
     assert _counts(county) == before  # households and quarantine rows were rolled back
