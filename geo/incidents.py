@@ -30,7 +30,6 @@ are longitude/latitude in EPSG:4326.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,36 +39,49 @@ from typing import Any, TypeVar
 import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Row
 from sqlalchemy.exc import DBAPIError
 
-from geo import _incident_sql as sql
-from geo.db.io import copy_frame
-from geo.db.models import INCIDENT_SOURCES, INCIDENT_STATES
+from geo.db import incident_store as store
+from geo.db.incident_store import INTAKE_COLUMNS
+from geo.db.models import (
+    INCIDENT_DONE_STATES,
+    INCIDENT_ROLES,
+    INCIDENT_SOURCE_ROLES,
+    INCIDENT_SOURCES,
+    INCIDENT_STATES,
+    INCIDENT_TIER_DUE_FACTORS,
+    INCIDENT_TIERS,
+)
 from geo.errors import ConfigError, DataError, TransitionError, UnknownIncidentError
-from geo.projection import STORAGE_CRS, require_crs
+from geo.profiles import load_profile
+
+__all__ = [
+    "DONE_STATES", "INCIDENT_SOURCES", "INCIDENT_STATES", "INTAKE_COLUMNS", "RETRY_STATES",
+    "ROLES", "SOURCE_ROLES", "TIERS", "TIER_DUE_FACTORS", "TRANSITIONS", "Event", "Intake",
+    "TransitionError", "UnknownIncidentError", "allowed_moves", "check_move", "due_hours",
+    "history", "incident_times", "intake", "overdue", "rejoin", "report", "sync_platforms",
+    "transition", "with_retries",
+]  # fmt: skip
 
 #: Who may move an incident. ``system`` is the intake pipeline (files, 12345 bridge, video).
-ROLES = ("grid_worker", "resident", "township", "centre", "department", "system")
+ROLES = INCIDENT_ROLES
 
 #: The role that reports an incident of each source, when the caller names none.
-SOURCE_ROLES = MappingProxyType(
-    {"whistle": "grid_worker", "hotline_12345": "centre", "video_alert": "system",
-     "resident": "resident"}
-)  # fmt: skip
+SOURCE_ROLES = INCIDENT_SOURCE_ROLES
 
 #: Tiers of the escalation chain. A new incident sits at tier 0 (the township takes it);
 #: ``escalated`` moves it one tier up.
-TIERS = ("township", "county", "city")
+TIERS = INCIDENT_TIERS
 
 #: Multiplier of a category's ``due_hours`` at each tier of :data:`TIERS`: a case escalated
 #: to the county or beyond involves more departments and gets more time. The clock restarts
 #: when the incident reaches a tier (reported, escalated), is re-dispatched after a return,
 #: or is reopened.
-TIER_DUE_FACTORS: tuple[float, ...] = (1.0, 1.5, 2.0)
+TIER_DUE_FACTORS = INCIDENT_TIER_DUE_FACTORS
 
 #: States in which the work is done (the due time no longer runs).
-DONE_STATES = ("resolved", "fed_back", "closed")
+DONE_STATES = INCIDENT_DONE_STATES
 
 #: The transition table: state -> {allowed next state: roles allowed to make that move}.
 #: Every move not listed here is refused. ``reported`` is only ever entered by intake.
@@ -117,7 +129,7 @@ if set(TRANSITIONS) != set(INCIDENT_STATES) or any(
 
 def allowed_moves(status: str, role: str | None = None) -> tuple[str, ...]:
     """The states an incident in ``status`` may move to (by ``role``, if given)."""
-    _check_choice("status", status, INCIDENT_STATES)
+    store.check_choice("status", status, INCIDENT_STATES)
     moves = TRANSITIONS[status]
     return tuple(t for t, roles in moves.items() if role is None or role in roles)
 
@@ -132,9 +144,9 @@ def check_move(status: str, to_status: str, role: str) -> None:
     TransitionError
         If the move is not in :data:`TRANSITIONS`, or not for that role.
     """
-    _check_choice("status", status, INCIDENT_STATES)
-    _check_choice("status", to_status, INCIDENT_STATES)
-    _check_choice("role", role, ROLES)
+    store.check_choice("status", status, INCIDENT_STATES)
+    store.check_choice("status", to_status, INCIDENT_STATES)
+    store.check_choice("role", role, ROLES)
     moves = TRANSITIONS[status]
     if to_status not in moves:
         allowed = ", ".join(moves) or "none"
@@ -173,39 +185,19 @@ def sync_platforms(conn: Connection, profile: Any) -> dict[str, int]:
     ConfigError
         If the profile lacks the keys, or a category names a platform that is not there.
     """
-    from geo.profiles import load_profile
-
     raw = (load_profile(profile) if isinstance(profile, str) else profile).raw
     platforms, categories = raw.get("platforms"), raw.get("incident_categories")
     if not platforms or not categories:
         raise ConfigError("profile has no 'platforms' or no 'incident_categories'")
     codes = {p["code"] for p in platforms}
-    known = codes | set(conn.execute(text("SELECT code FROM platform")).scalars())
+    known = codes | set(store.platform_codes(conn))
     for c in categories:
         if c.get("platform") not in known:
             raise ConfigError(
                 f"incident category {c.get('code')!r} names platform {c.get('platform')!r}; "
                 f"platforms: {', '.join(sorted(known))}"
             )
-    conn.execute(
-        text(
-            "INSERT INTO platform (code, name, name_en) VALUES (:code, :name, :name_en) "
-            "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, name_en = EXCLUDED.name_en"
-        ),
-        [{"code": p["code"], "name": p["name"], "name_en": p.get("name_en")} for p in platforms],
-    )
-    conn.execute(
-        text(
-            "INSERT INTO incident_category (code, name, platform_code, due_hours) "
-            "VALUES (:code, :name, :platform, :due) ON CONFLICT (code) DO UPDATE SET "
-            "name = EXCLUDED.name, platform_code = EXCLUDED.platform_code, "
-            "due_hours = EXCLUDED.due_hours"
-        ),
-        [
-            {"code": c["code"], "name": c["name"], "platform": c["platform"], "due": c["due_hours"]}
-            for c in categories
-        ],
-    )
+    store.upsert_platforms(conn, platforms, categories)
     return {"platforms": len(platforms), "categories": len(categories)}
 
 
@@ -259,36 +251,28 @@ def report(
         If the category, source or role is unknown, or there is neither point nor household.
     """
     role = role or SOURCE_ROLES.get(source)
-    _check_report(conn, [category], [source], [role])
+    store.check_reports(conn, [category], [source], [role])
     if point is None and household is None:
         raise DataError("an incident needs a point or a household")
-    _check_households(conn, [household])
+    store.check_households(conn, [household])
     lon, lat = (None, None) if point is None else _lonlat(point)
+    when = _aware(reported_at, "reported_at") if reported_at else store.server_now(conn)
     params = {
         "client_key": client_key,
         "category": category,
         "source": source,
-        "reported_at": _aware(reported_at, "reported_at") if reported_at else _now(conn),
+        "reported_at": when,
         "household": household,
         "description": description,
         "actor": actor,
         "role": role,
         "lon": lon,
         "lat": lat,
-        "factor": TIER_DUE_FACTORS[0],
     }
-    placement = sql.PLACEMENT.format(plan_filter=sql.PUBLISHED)
-    query = sql.INTAKE.format(source=sql.SINGLE_SOURCE, placement=placement)
-    row = conn.execute(text(query), params).first()
-    if row is not None:
-        return Intake(int(row.id), True)
-    found = conn.execute(
-        text("SELECT id FROM incident WHERE client_key = :k"), {"k": client_key}
-    ).scalar()
-    return Intake(int(found), False)
-
-
-INTAKE_COLUMNS = ("client_key", "category_code", "source", "reported_at")
+    new_id = store.insert_report(conn, params)
+    if new_id is not None:
+        return Intake(new_id, True)
+    return Intake(int(store.incident_id(conn, client_key)), False)
 
 
 def intake(
@@ -323,109 +307,7 @@ def intake(
     DataError
         Missing columns, unknown categories/sources/roles, naive times, missing places.
     """
-    staged = _staging_frame(frame, actor=actor, role=role)
-    _check_report(conn, staged["category_code"], staged["source"], staged["role"])
-    _check_households(conn, staged["household_code"])
-    first = ~staged["client_key"].duplicated()
-    name = f"_incident_stage_{uuid.uuid4().hex[:12]}"
-    conn.execute(text(sql.STAGE_TABLE.format(name=name)))
-    copy_frame(conn, staged.loc[first], name)
-    placement = sql.PLACEMENT.format(plan_filter=sql.PUBLISHED)
-    query = sql.INTAKE.format(source=name, placement=placement)
-    created = {r.client_key for r in conn.execute(text(query), {"factor": TIER_DUE_FACTORS[0]})}
-    ids = dict(
-        conn.execute(
-            text(f"SELECT s.client_key, i.id FROM {name} s JOIN incident i USING (client_key)")
-        ).all()
-    )
-    conn.execute(text(f"DROP TABLE {name}"))
-    keys = staged["client_key"]
-    missing = sorted(set(keys) - set(ids))
-    if missing:
-        raise DataError(f"{len(missing)} incident(s) could not be placed, e.g. {missing[0]!r}")
-    return pd.DataFrame(
-        {
-            "client_key": keys,
-            "id": keys.map(ids).astype("int64"),
-            "created": keys.isin(created) & first,
-        },
-        index=frame.index,
-    )
-
-
-def _staging_frame(frame: pd.DataFrame, *, actor: str, role: str | None) -> gpd.GeoDataFrame:
-    missing = [c for c in INTAKE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataError(f"incident frame lacks column(s): {', '.join(missing)}")
-    if isinstance(frame, gpd.GeoDataFrame):
-        require_crs(frame, name="incident frame")
-        geoms = frame.geometry.to_crs(STORAGE_CRS) if frame.crs != STORAGE_CRS else frame.geometry
-    elif {"lon", "lat"} <= set(frame.columns):
-        geoms = gpd.GeoSeries(gpd.points_from_xy(frame["lon"], frame["lat"]), crs=STORAGE_CRS)
-        geoms.index = frame.index
-        geoms = geoms.where(frame["lon"].notna() & frame["lat"].notna(), None)
-    else:
-        raise DataError("incident frame needs point geometries or 'lon'/'lat' columns")
-    reported = pd.to_datetime(frame["reported_at"])
-    if getattr(reported.dt, "tz", None) is None:
-        raise DataError("reported_at must be timezone-aware (e.g. '2026-03-01T08:00+08:00')")
-
-    def column(name: str, default: object) -> pd.Series:
-        if name in frame.columns:
-            return frame[name].astype(object).where(frame[name].notna(), default)
-        return pd.Series(default, index=frame.index, dtype=object)
-
-    source = frame["source"].astype(str)
-    roles = column("role", role)
-    roles = roles.where(roles.notna(), source.map(dict(SOURCE_ROLES)))
-    households = column("household_code", None)
-    if (geoms.isna() & households.isna()).any():
-        row = frame.index[(geoms.isna() & households.isna()).to_numpy()][0]
-        raise DataError(f"incident row {row!r} has neither a point nor a household_code")
-    return gpd.GeoDataFrame(
-        {
-            "client_key": frame["client_key"].astype(str),
-            "category_code": frame["category_code"].astype(str),
-            "source": source,
-            "reported_at": reported.dt.tz_convert("UTC"),
-            "household_code": households,
-            "description": column("description", None),
-            "actor": column("actor", actor).astype(str),
-            "role": roles,
-        },
-        geometry=geoms.values,
-        crs=STORAGE_CRS,
-        index=frame.index,
-    )
-
-
-def _check_report(conn: Connection, categories, sources, roles) -> None:
-    known = set(conn.execute(text("SELECT code FROM incident_category")).scalars())
-    bad = sorted(set(categories) - known)
-    if bad:
-        listed = ", ".join(map(repr, bad))
-        raise DataError(
-            f"unknown incident category {listed}; "
-            f"allowed: {', '.join(sorted(known)) or 'none (run sync_platforms first)'}"
-        )
-    for value in sorted(set(sources)):
-        _check_choice("source", value, INCIDENT_SOURCES)
-    for value in sorted(set(roles), key=str):
-        _check_choice("role", value, ROLES)
-
-
-def _check_households(conn: Connection, codes) -> None:
-    wanted = sorted({c for c in codes if isinstance(c, str)})
-    if not wanted:
-        return
-    found = set(
-        conn.execute(
-            text("SELECT code FROM household WHERE code = ANY(:c)"), {"c": wanted}
-        ).scalars()
-    )
-    missing = [c for c in wanted if c not in found]
-    if missing:
-        raise DataError(f"unknown household code(s): {', '.join(missing[:5])}")
+    return store.intake_frame(conn, frame, actor=actor, role=role)
 
 
 # ------------------------------------------------------------------------------ transitions
@@ -487,18 +369,9 @@ def transition(
     UnknownIncidentError
         No such incident.
     """
-    _check_choice("status", to_status, INCIDENT_STATES)
-    _check_choice("role", role, ROLES)
-    row = conn.execute(
-        text(
-            "SELECT i.status, i.tier, i.category_code, i.platform_code, k.due_hours, "
-            "clock_timestamp() AS now, "
-            "(SELECT max(e.at) FROM incident_event e WHERE e.incident_id = i.id) AS last_at "
-            "FROM incident i JOIN incident_category k ON k.code = i.category_code "
-            "WHERE i.id = :id FOR UPDATE OF i"
-        ),
-        {"id": incident_id},
-    ).first()
+    store.check_choice("status", to_status, INCIDENT_STATES)
+    store.check_choice("role", role, ROLES)
+    row = store.lock_incident(conn, incident_id)
     if row is None:
         raise UnknownIncidentError(f"no incident with id {incident_id}")
     if expected_from is not None and row.status != expected_from:
@@ -512,81 +385,83 @@ def transition(
             f"a move at {when.isoformat()} would precede incident {incident_id}'s last event "
             f"at {row.last_at.isoformat()}"
         )
-    sets, params, note = _effects(
-        conn, row, to_status, when, platform, category, satisfaction, note
-    )
-    params |= {"id": incident_id, "to": to_status}
-    conn.execute(text(f"UPDATE incident SET {', '.join(sets)} WHERE id = :id"), params)
-    event_id = conn.execute(
-        text(
-            "INSERT INTO incident_event (incident_id, at, from_status, to_status, actor, role, "
-            "note) VALUES (:id, :at, :frm, :to, :actor, :role, :note) RETURNING id"
-        ),
-        {"id": incident_id, "at": when, "frm": row.status, "to": to_status, "actor": actor,
-         "role": role, "note": note},
-    ).scalar_one()  # fmt: skip
-    return Event(int(event_id), incident_id, row.status, to_status, when)
+    values, note = _effects(conn, row, to_status, when, platform, category, satisfaction, note)
+    move = store.Move(incident_id, row.status, to_status, when, actor, role, note, values)
+    event_id = store.write_move(conn, move)
+    return Event(event_id, incident_id, row.status, to_status, when)
 
 
-def _effects(conn, row, to_status, when, platform, category, satisfaction, note):
-    """SET clauses, parameters and the event note for a move (see :func:`transition`)."""
-    sets, params = ["status = :to"], {"when": when}
-    hours = row.due_hours
+def _effects(
+    conn: Connection,
+    row: Row,
+    to_status: str,
+    when: datetime,
+    platform: str | None,
+    category: str | None,
+    satisfaction: int | None,
+    note: str | None,
+) -> tuple[dict[str, Any], str | None]:
+    """New column values of the incident and the event note for a move (see
+    :func:`transition`); ``row`` is the locked incident (:func:`store.lock_incident`)."""
+    values: dict[str, Any] = {}
     if to_status == "accepted":
-        sets.append("accepted_at = coalesce(accepted_at, :when)")
+        values["accepted_at"] = row.accepted_at if row.accepted_at is not None else when
     elif to_status == "dispatched":
-        if category is not None and category != row.category_code:
-            found = conn.execute(
-                text("SELECT platform_code, due_hours FROM incident_category WHERE code = :c"),
-                {"c": category},
-            ).first()
-            if found is None:
-                _check_report(conn, [category], [], [])
-            sets.append("category_code = :category")
-            params["category"] = category
-            hours = found.due_hours
-            platform = platform or found.platform_code
-        platform = platform or row.platform_code
-        if (
-            platform is None
-            or not conn.execute(
-                text("SELECT 1 FROM platform WHERE code = :p"), {"p": platform}
-            ).first()
-        ):
-            known = ", ".join(conn.execute(text("SELECT code FROM platform ORDER BY 1")).scalars())
-            raise TransitionError(f"unknown platform {platform!r}; platforms: {known}")
-        sets.append("platform_code = :platform")
-        params["platform"] = platform
-        note = _join(note, f"platform={platform}")
-        if row.status in ("returned", "reopened") or category is not None:
-            sets.append("due_at = :due")
-            params["due"] = when + timedelta(hours=due_hours(hours, row.tier))
+        values, note = _dispatch(conn, row, when, platform, category, note)
     elif to_status == "escalated":
         if row.tier + 1 >= len(TIERS):
             raise TransitionError(
                 f"incident is at the top tier ({TIERS[row.tier]!r}); it cannot be escalated"
             )
-        sets += ["tier = tier + 1", "due_at = :due"]
-        params["due"] = when + timedelta(hours=due_hours(hours, row.tier + 1))
+        values["tier"] = row.tier + 1
+        values["due_at"] = when + timedelta(hours=due_hours(row.due_hours, row.tier + 1))
         note = _join(note, f"tier={TIERS[row.tier + 1]}")
     elif to_status == "resolved":
-        sets.append("resolved_at = :when")
+        values["resolved_at"] = when
     elif to_status == "fed_back":
         if satisfaction is None or not 1 <= int(satisfaction) <= 5:
             raise TransitionError(f"fed_back needs satisfaction 1..5, not {satisfaction!r}")
-        sets.append("satisfaction = :sat")
-        params["sat"] = int(satisfaction)
+        values["satisfaction"] = int(satisfaction)
         note = _join(note, f"satisfaction={int(satisfaction)}")
     elif to_status == "closed":
-        sets.append("closed_at = :when")
+        values["closed_at"] = when
     elif to_status == "reopened":
-        sets += ["resolved_at = NULL", "closed_at = NULL", "satisfaction = NULL", "due_at = :due"]
-        params["due"] = when + timedelta(hours=due_hours(hours, row.tier))
+        values |= {"resolved_at": None, "closed_at": None, "satisfaction": None}
+        values["due_at"] = when + timedelta(hours=due_hours(row.due_hours, row.tier))
     if to_status != "dispatched" and (platform is not None or category is not None):
         raise TransitionError("platform and category can only change when dispatching")
     if to_status != "fed_back" and satisfaction is not None:
         raise TransitionError("satisfaction is only given with fed_back")
-    return sets, params, note
+    return values, note
+
+
+def _dispatch(
+    conn: Connection,
+    row: Row,
+    when: datetime,
+    platform: str | None,
+    category: str | None,
+    note: str | None,
+) -> tuple[dict[str, Any], str | None]:
+    """Values and note of a ``dispatched`` move: platform, and a new category if re-routed."""
+    values: dict[str, Any] = {}
+    hours = row.due_hours
+    if category is not None and category != row.category_code:
+        found = store.category_route(conn, category)
+        if found is None:
+            store.check_reports(conn, [category], [], [])
+        values["category_code"] = category
+        hours = found.due_hours
+        platform = platform or found.platform_code
+    platform = platform or row.platform_code
+    if platform is None or not store.platform_exists(conn, platform):
+        known = ", ".join(store.platform_codes(conn))
+        raise TransitionError(f"unknown platform {platform!r}; platforms: {known}")
+    values["platform_code"] = platform
+    note = _join(note, f"platform={platform}")
+    if row.status in ("returned", "reopened") or category is not None:
+        values["due_at"] = when + timedelta(hours=due_hours(hours, row.tier))
+    return values, note
 
 
 def _join(note: str | None, detail: str) -> str:
@@ -598,15 +473,8 @@ def _join(note: str | None, detail: str) -> str:
 
 def history(con: Connection | Engine, incident_id: int) -> pd.DataFrame:
     """The events of one incident, oldest first: id, at, from_status, to_status, actor, role,
-    note."""
-    return pd.read_sql(
-        text(
-            "SELECT id, at, from_status, to_status, actor, role, note FROM incident_event "
-            "WHERE incident_id = :id ORDER BY at, id"
-        ),
-        con,
-        params={"id": incident_id},
-    )
+    note (times timezone-aware)."""
+    return store.history(con, incident_id)
 
 
 def incident_times(
@@ -621,45 +489,16 @@ def incident_times(
     ``overdue`` is True when the incident was resolved after its due time, or is still not
     resolved at ``at`` (default: now) and past its due time.
     """
-    return pd.read_sql(
-        text(
-            """
-            SELECT id, client_key, category_code, platform_code, township_code, village_code,
-                   cell_code, tier, status, reported_at, due_at,
-                   extract(epoch FROM accepted_at - reported_at) / 3600.0 AS hours_to_accept,
-                   extract(epoch FROM resolved_at - reported_at) / 3600.0 AS hours_to_resolve,
-                   coalesce(resolved_at, CAST(:at AS timestamptz)) > due_at AS overdue
-            FROM incident
-            WHERE (CAST(:start AS timestamptz) IS NULL OR reported_at >= :start)
-              AND (CAST(:end AS timestamptz) IS NULL OR reported_at < :end)
-            ORDER BY id
-            """
-        ),
-        con,
-        params={"start": start, "end": end, "at": at or _utcnow()},
-    )
+    return store.incident_times(con, start=start, end=end, at=at or _utcnow())
 
 
 def overdue(con: Connection | Engine, *, at: datetime | None = None) -> pd.DataFrame:
     """Open incidents past their due time at ``at`` (default now), most overdue first.
 
-    Columns: id, client_key, status, tier, platform_code, township_code, due_at,
-    hours_overdue.
+    Open means not in :data:`DONE_STATES`. Columns: id, client_key, status, tier,
+    platform_code, township_code, due_at, hours_overdue.
     """
-    done = ", ".join(f"'{s}'" for s in DONE_STATES)
-    return pd.read_sql(
-        text(
-            f"""
-            SELECT id, client_key, status, tier, platform_code, township_code, due_at,
-                   extract(epoch FROM CAST(:at AS timestamptz) - due_at) / 3600.0
-                       AS hours_overdue
-            FROM incident WHERE status NOT IN ({done}) AND due_at < :at
-            ORDER BY due_at, id
-            """
-        ),
-        con,
-        params={"at": at or _utcnow()},
-    )
+    return store.overdue(con, at=at or _utcnow())
 
 
 def rejoin(
@@ -672,10 +511,7 @@ def rejoin(
     village_code_at_report, plan_id, cell_code, village_code, township_code, moved (the cell
     differs from the one at report time).
     """
-    plan_filter = sql.PUBLISHED if plan_id is None else "p.id = :plan"
-    where = "true" if ids is None else "i.id = ANY(:ids)"
-    query = sql.REJOIN.format(where=where, placement=sql.PLACEMENT.format(plan_filter=plan_filter))
-    frame = pd.read_sql(text(query), con, params={"plan": plan_id, "ids": ids})
+    frame = store.placements(con, plan_id=plan_id, ids=ids)
     frame["moved"] = frame["cell_code"].fillna("") != frame["cell_code_at_report"].fillna("")
     return frame
 
@@ -715,11 +551,6 @@ def with_retries(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _check_choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise DataError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
-
-
 def _lonlat(point: Point | tuple[float, float]) -> tuple[float, float]:
     lon, lat = (point.x, point.y) if isinstance(point, Point) else map(float, point)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
@@ -731,10 +562,6 @@ def _aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None:
         raise DataError(f"{name} must be timezone-aware, not {value.isoformat()}")
     return value
-
-
-def _now(conn: Connection) -> datetime:
-    return conn.execute(text("SELECT clock_timestamp()")).scalar_one()
 
 
 def _utcnow() -> datetime:

@@ -12,6 +12,7 @@ code and frames map onto tables without id look-ups.
 from __future__ import annotations
 
 from datetime import datetime
+from types import MappingProxyType
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -61,6 +62,21 @@ INCIDENT_STATES = (
     "returned",
     "reopened",
 )
+#: Who may move an incident (``geo.incidents.TRANSITIONS``); ``system`` is the intake pipeline
+#: (files, 12345 bridge, video).
+INCIDENT_ROLES = ("grid_worker", "resident", "township", "centre", "department", "system")
+#: The role that reports an incident of each source, when the caller names none.
+INCIDENT_SOURCE_ROLES = MappingProxyType(
+    {"whistle": "grid_worker", "hotline_12345": "centre", "video_alert": "system",
+     "resident": "resident"}
+)  # fmt: skip
+#: Tiers of the escalation chain (``incident.tier`` indexes it): a new incident sits at
+#: tier 0 (the township takes it); ``escalated`` moves it one tier up.
+INCIDENT_TIERS = ("township", "county", "city")
+#: Multiplier of a category's ``due_hours`` at each tier of :data:`INCIDENT_TIERS`.
+INCIDENT_TIER_DUE_FACTORS: tuple[float, ...] = (1.0, 1.5, 2.0)
+#: States in which the work on an incident is done (its due time no longer runs).
+INCIDENT_DONE_STATES = ("resolved", "fed_back", "closed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
