@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 
 from geo.errors import DataError
 
@@ -107,3 +109,32 @@ def check_columns(frame: gpd.GeoDataFrame, columns: tuple[str, ...], *, name: st
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(f"{name} lacks column(s) {', '.join(missing)}")
+
+
+@dataclass
+class Activity:
+    """A county's activity as frames: incidents, visits and the hotspots planted in them.
+
+    Made by :func:`geo.synth_activity.generate_activity`; written to PostGIS by
+    :func:`geo.db.activity.write_activity`.
+
+    Attributes
+    ----------
+    incidents : GeoDataFrame
+        ``code``, ``category``, ``platform``, ``reported_at`` (tz-aware UTC),
+        ``household_code`` (None for incidents tied to no household), ``hotspot`` (index of
+        the planted hotspot, -1 for background); geometry Point, EPSG:4326.
+    visits : DataFrame
+        ``household_code``, ``worker_code``, ``visited_at`` (tz-aware UTC).
+    hotspots : GeoDataFrame
+        One row per planted hotspot: ``kind`` (stable / emerging / fading), ``h3`` (centre
+        cell), ``cells`` (list of the hexagons planted), ``resolution``, ``weekly_peak``
+        (extra incidents per week at full strength); geometry = centre point, EPSG:4326.
+    non_compliant : ndarray
+        Codes of the households given too-long visit intervals.
+    """
+
+    incidents: gpd.GeoDataFrame
+    visits: pd.DataFrame
+    hotspots: gpd.GeoDataFrame
+    non_compliant: np.ndarray

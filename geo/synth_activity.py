@@ -22,8 +22,6 @@ same seed gives the same frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import geopandas as gpd
 import h3
 import numpy as np
@@ -32,6 +30,7 @@ import shapely
 
 from geo import _hex, profiles
 from geo.errors import ConfigError, DataError
+from geo.frames import Activity
 from geo.projection import STORAGE_CRS, require_crs
 
 HOTSPOT_KINDS = ("stable", "emerging", "fading")
@@ -40,32 +39,6 @@ HOTSPOT_KINDS = ("stable", "emerging", "fading")
 HOUR_WEIGHTS = np.array(
     [1, 1, 1, 1, 1, 2, 4, 6, 9, 12, 12, 10, 7, 8, 10, 11, 10, 8, 6, 5, 4, 3, 2, 1], dtype=float
 )
-
-
-@dataclass
-class Activity:
-    """Result of :func:`generate_activity`.
-
-    Attributes
-    ----------
-    incidents : GeoDataFrame
-        ``code``, ``category``, ``platform``, ``reported_at`` (tz-aware UTC),
-        ``household_code`` (None for incidents tied to no household), ``hotspot`` (index of
-        the planted hotspot, -1 for background); geometry Point, EPSG:4326.
-    visits : DataFrame
-        ``household_code``, ``worker_code``, ``visited_at`` (tz-aware UTC).
-    hotspots : GeoDataFrame
-        One row per planted hotspot: ``kind`` (stable / emerging / fading), ``h3`` (centre
-        cell), ``cells`` (list of the hexagons planted), ``resolution``, ``weekly_peak``
-        (extra incidents per week at full strength); geometry = centre point, EPSG:4326.
-    non_compliant : ndarray
-        Codes of the households given too-long visit intervals.
-    """
-
-    incidents: gpd.GeoDataFrame
-    visits: pd.DataFrame
-    hotspots: gpd.GeoDataFrame
-    non_compliant: np.ndarray
 
 
 def generate_activity(

@@ -1,7 +1,8 @@
 """Writing synthetic activity (:mod:`geo.synth_activity`) into PostGIS for demos.
 
-Incidents go through the real intake (:func:`geo.incidents.intake`: placement in the
-published plan's cells, due times, the "reported" event). Their later history is then
+Incidents go through the real intake (:func:`geo.db.incident_store.intake_frame`, which
+:func:`geo.incidents.intake` fronts: placement in the published plan's cells, due times, the
+"reported" event). Their later history is then
 *replayed* in one statement per step: older incidents are taken along the closed loop
 (accepted -> dispatched -> in progress -> resolved -> fed back -> closed) with one event per
 move made by the role the state machine allows, and some are left open at each stage, so the
@@ -16,8 +17,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from geo import incidents
-from geo.synth_activity import Activity
+from geo.db import incident_store
+from geo.frames import Activity
 
 #: The closed loop as replayed: (state, role making the move, share of the due time spent).
 CHAIN = (
@@ -38,7 +39,10 @@ WITH old AS (
            0.4 + random() AS pace
     FROM incident
     WHERE client_key LIKE 'demo-%' AND status = 'reported' AND reported_at < :settled_before
-), chain(step, status, role, frac) AS (VALUES {chain}),
+), chain(step, status, role, frac) AS (
+    SELECT * FROM unnest(CAST(:steps AS integer[]), CAST(:states AS text[]),
+                         CAST(:roles AS text[]), CAST(:fracs AS double precision[]))
+),
 moves AS (
     SELECT o.id, c.step, c.status, c.role,
            lag(c.status, 1, 'reported') OVER (PARTITION BY o.id ORDER BY c.step) AS previous,
@@ -93,14 +97,18 @@ def write_activity(
         source=_source(frame["category"], frame["household_code"]),
         household_code=frame["household_code"].where(frame["household_code"].notna(), None),
     )[["client_key", "category_code", "source", "reported_at", "household_code", "geometry"]]
-    taken = incidents.intake(conn, reports, actor="demo")
-    chain = ", ".join(f"({i}, '{s}', '{r}', {f})" for i, (s, r, f) in enumerate(CHAIN, 1))
+    taken = incident_store.intake_frame(conn, reports, actor="demo")
+    states, roles, fracs = zip(*CHAIN, strict=True)
     replayed = conn.execute(
-        text(_REPLAY.format(chain=chain)),
+        text(_REPLAY),
         {
             "now": now,
             "settled_before": now - pd.Timedelta(days=settle_days),
             "done_share": done_share,
+            "steps": list(range(1, len(CHAIN) + 1)),
+            "states": list(states),
+            "roles": list(roles),
+            "fracs": list(fracs),
         },
     ).rowcount
     return {"incidents": int(taken["created"].sum()), "replayed": int(replayed)}
