@@ -37,33 +37,21 @@ from sqlalchemy.exc import DBAPIError
 
 from geo.db import load_store
 from geo.errors import DataError
+from geo.load._checked import Checked, References
+from geo.load._kinds import KINDS, SNAP_TOLERANCE_M, kind_spec
 from geo.load._read import ReadResult, read_any
-from geo.load._validate import (
-    FAULTS,
-    KINDS,
-    REPAIRS,
-    SNAP_TOLERANCE_M,
-    Checked,
-    References,
-    kind_spec,
-    validate,
-)
+from geo.load._validate import validate
 from geo.projection import require_crs
 
 __all__ = [
-    "FAULTS",
-    "KINDS",
-    "REPAIRS",
-    "SNAP_TOLERANCE_M",
-    "Checked",
     "LoadReport",
-    "References",
     "check_file",
     "check_frame",
     "load_file",
     "load_frame",
     "parse_mapping",
     "read",
+    "references",
     "summary",
 ]
 
