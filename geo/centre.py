@@ -19,17 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from geo import profiles, settings
-from geo.db.models import INCIDENT_STATES
+from geo.db import centre_store as store
 from geo.errors import DataError
 from geo.frames import FIVE_COLOURS
-from geo.incidents import DONE_STATES
 from geo.privacy import suppress_small
 
 TZ = settings.LOCAL_TZ
-_DONE = ", ".join(f"'{s}'" for s in DONE_STATES)
 
 
 def _suppress(frame: pd.DataFrame, count: str, min_count: int) -> pd.DataFrame:
@@ -68,39 +66,7 @@ def platform_daily(
         at ``at``), ``satisfaction`` (mean 1..5 of fed-back cases), ``escalations`` and
         ``returns`` (events, counted on the incident's row).
     """
-    states = ", ".join(
-        f"count(*) FILTER (WHERE i.status = '{s}') AS n_{s}" for s in INCIDENT_STATES
-    )
-    query = f"""
-        WITH ev AS (
-            SELECT e.incident_id,
-                   count(*) FILTER (WHERE e.to_status = 'escalated') AS escalations,
-                   count(*) FILTER (WHERE e.to_status = 'returned') AS returns
-            FROM incident_event e JOIN incident i ON i.id = e.incident_id
-            WHERE i.reported_at >= :start AND i.reported_at < :end
-              AND e.to_status IN ('escalated', 'returned')
-            GROUP BY 1
-        )
-        SELECT i.platform_code, i.township_code,
-               CAST(i.reported_at AT TIME ZONE :tz AS date) AS day,
-               count(*) AS incidents, {states},
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY
-                   extract(epoch FROM i.accepted_at - i.reported_at) / 3600.0)
-                   AS median_hours_to_accept,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY
-                   extract(epoch FROM i.resolved_at - i.reported_at) / 3600.0)
-                   AS median_hours_to_resolve,
-               avg(CASE WHEN coalesce(i.resolved_at, CAST(:at AS timestamptz)) > i.due_at
-                        THEN 1.0 ELSE 0.0 END) AS overdue_share,
-               avg(i.satisfaction) AS satisfaction,
-               coalesce(sum(ev.escalations), 0) AS escalations,
-               coalesce(sum(ev.returns), 0) AS returns
-        FROM incident i LEFT JOIN ev ON ev.incident_id = i.id
-        WHERE i.reported_at >= :start AND i.reported_at < :end
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    """
-    params = {"start": start, "end": end, "at": at or end, "tz": tz}
-    frame = pd.read_sql(text(query), con, params=params)
+    frame = store.platform_daily(con, start=start, end=end, at=at or end, tz=tz)
     return _suppress(frame, "incidents", min_count)
 
 
@@ -121,23 +87,8 @@ def stuck(
         ``median_hours_waiting`` and ``max_hours_waiting`` (since the last move), in the order
         of :data:`CHAIN`.
     """
-    query = f"""
-        SELECT i.status, i.tier, i.platform_code, count(*) AS incidents,
-               count(*) FILTER (WHERE i.due_at < CAST(:at AS timestamptz)) AS overdue,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY
-                   extract(epoch FROM CAST(:at AS timestamptz) - last.at) / 3600.0)
-                   AS median_hours_waiting,
-               max(extract(epoch FROM CAST(:at AS timestamptz) - last.at) / 3600.0)
-                   AS max_hours_waiting
-        FROM incident i
-        CROSS JOIN LATERAL (
-            SELECT max(e.at) AS at FROM incident_event e WHERE e.incident_id = i.id
-        ) last
-        WHERE i.status NOT IN ({_DONE})
-        GROUP BY 1, 2, 3
-    """
     now = at or pd.Timestamp.now(tz="UTC").to_pydatetime()
-    frame = pd.read_sql(text(query), con, params={"at": now})
+    frame = store.open_by_state(con, at=now)
     order = {s: k for k, s in enumerate(CHAIN)}
     frame = frame.sort_values(
         ["status", "tier", "platform_code"], key=lambda c: c.map(order) if c.name == "status" else c
@@ -162,42 +113,18 @@ def set_colour(
     """
     if colour not in FIVE_COLOURS:
         raise DataError(f"unknown colour {colour!r}; allowed: {', '.join(FIVE_COLOURS)}")
-    current = conn.execute(
-        text("SELECT code, colour FROM household WHERE code = :h FOR UPDATE"),
-        {"h": household_code},
-    ).first()
+    current = store.lock_household(conn, household_code)
     if current is None:
         raise DataError(f"unknown household {household_code!r}")
     if current.colour == colour:
         return False
-    conn.execute(
-        text("UPDATE household SET colour = :c WHERE code = :h"),
-        {"c": colour, "h": household_code},
-    )
-    conn.execute(
-        text(
-            "INSERT INTO household_colour_event (household_code, colour, changed_at, changed_by) "
-            "VALUES (:h, :c, coalesce(CAST(:at AS timestamptz), clock_timestamp()), :by)"
-        ),
-        {"h": household_code, "c": colour, "at": at, "by": by},
-    )
+    store.write_colour(conn, household_code, colour, by=by, at=at)
     return True
 
 
 def colour_history(con: Connection | Engine, household_code: str) -> pd.DataFrame:
     """One household's colour changes, oldest first (personal data: not for walls)."""
-    return pd.read_sql(
-        text(
-            "SELECT changed_at, colour, changed_by FROM household_colour_event "
-            "WHERE household_code = :h ORDER BY changed_at, id"
-        ),
-        con,
-        params={"h": household_code},
-    )
-
-
-_PLAN = """coalesce(CAST(:plan AS integer),
-    (SELECT id FROM grid_plan WHERE status = 'published' AND county_code = :county))"""
+    return store.colour_history(con, household_code)
 
 
 def colour_counts(
@@ -212,13 +139,7 @@ def colour_counts(
     Long format: ``cell_code, colour, households`` (colour None for households without one);
     counts below ``min_count`` are blanked (set ``min_count=0`` for roles that own the area).
     """
-    query = f"""
-        SELECT a.cell_code, h.colour, count(*) AS households
-        FROM cell_assignment a JOIN household h ON h.code = a.household_code
-        WHERE a.plan_id = {_PLAN}
-        GROUP BY 1, 2 ORDER BY 1, 2
-    """
-    frame = pd.read_sql(text(query), con, params={"plan": plan_id, "county": county_code})
+    frame = store.colour_counts(con, county_code=county_code, plan_id=plan_id)
     return _suppress(frame, "households", min_count)
 
 
@@ -238,22 +159,9 @@ def colour_changes(
     """
     until = until or pd.Timestamp.now(tz="UTC").to_pydatetime()
     since = since or until - timedelta(days=7)
-    query = f"""
-        WITH ch AS (
-            SELECT household_code, changed_at, colour AS to_colour,
-                   lag(colour) OVER (PARTITION BY household_code ORDER BY changed_at, id)
-                       AS from_colour
-            FROM household_colour_event WHERE household_code LIKE :prefix
-        )
-        SELECT a.cell_code, ch.from_colour, ch.to_colour, count(*) AS changes
-        FROM ch JOIN cell_assignment a
-          ON a.household_code = ch.household_code AND a.plan_id = {_PLAN}
-        WHERE ch.changed_at >= :since AND ch.changed_at < :until
-        GROUP BY 1, 2, 3 ORDER BY 1, 2 NULLS FIRST, 3
-    """
-    params = {"plan": plan_id, "county": county_code, "prefix": f"{county_code}%",
-              "since": since, "until": until}  # fmt: skip
-    frame = pd.read_sql(text(query), con, params=params)
+    frame = store.colour_changes(
+        con, county_code=county_code, since=since, until=until, plan_id=plan_id
+    )
     return _suppress(frame, "changes", min_count)
 
 
@@ -301,47 +209,9 @@ def worker_metrics(
     start, end = quarter_bounds(quarter, tz=tz)
     days = (end - start).total_seconds() / 86400
     required = {c: math.ceil(days / float(d)) for c, d in rules.items()}
-    query = f"""
-        WITH req(colour, required) AS (
-            SELECT * FROM unnest(CAST(:colours AS text[]), CAST(:required AS integer[]))
-        ), hh AS (
-            SELECT w.code AS worker_code, h.code AS household, h.colour,
-                   coalesce(req.required, 0) AS required
-            FROM grid_worker w
-            JOIN cell_assignment a ON a.plan_id = w.plan_id AND a.cell_code = w.cell_code
-            JOIN household h ON h.code = a.household_code
-            LEFT JOIN req ON req.colour = h.colour
-        ), done AS (
-            SELECT worker_code, household_code AS household, count(*) AS n FROM visit
-            WHERE visited_at >= :start AND visited_at < :end GROUP BY 1, 2
-        ), visits AS (
-            SELECT hh.worker_code, hh.colour, count(*) AS households,
-                   sum(hh.required) AS required, coalesce(sum(done.n), 0) AS done,
-                   coalesce(sum(least(coalesce(done.n, 0), hh.required)), 0) AS credited
-            FROM hh LEFT JOIN done USING (worker_code, household)
-            GROUP BY 1, 2
-        ), reported AS (
-            SELECT e.actor AS worker_code, count(*) AS incidents_reported,
-                   count(*) FILTER (WHERE i.status IN ({_DONE})) AS resolved,
-                   count(*) FILTER (WHERE coalesce(i.resolved_at, CAST(:end AS timestamptz))
-                                    > i.due_at) AS overdue
-            FROM incident_event e JOIN incident i ON i.id = e.incident_id
-            WHERE e.to_status = 'reported' AND e.at >= :start AND e.at < :end
-            GROUP BY 1
-        )
-        SELECT w.code AS worker_code, w.name, w.township_code, w.cell_code, v.colour,
-               coalesce(v.households, 0) AS households, coalesce(v.required, 0) AS required,
-               coalesce(v.done, 0) AS done, coalesce(v.credited, 0) AS credited,
-               coalesce(r.incidents_reported, 0) AS incidents_reported,
-               coalesce(r.resolved, 0) AS resolved, coalesce(r.overdue, 0) AS overdue
-        FROM grid_worker w
-        LEFT JOIN visits v ON v.worker_code = w.code
-        LEFT JOIN reported r ON r.worker_code = w.code
-        ORDER BY 1, 5
-    """
-    params = {"colours": list(required), "required": list(required.values()),
-              "start": start, "end": end}  # fmt: skip
-    long = pd.read_sql(text(query), con, params=params)
+    long = store.worker_quarter(
+        con, colours=list(required), required=list(required.values()), start=start, end=end
+    )
     return _worker_frame(long)
 
 
@@ -457,15 +327,5 @@ def funding(
 def township_funding(con: Connection | Engine, *, county_code: str, **options: Any) -> pd.DataFrame:
     """:func:`funding` for the townships of a county, residents summed from the households
     and workers counted from ``grid_worker``."""
-    query = """
-        SELECT t.code AS township_code, coalesce(r.residents, 0) AS residents,
-               coalesce(w.workers, 0) AS workers
-        FROM admin_unit t
-        LEFT JOIN (SELECT left(code, 9) AS t, sum(residents) AS residents FROM household
-                   WHERE code LIKE :prefix GROUP BY 1) r ON r.t = t.code
-        LEFT JOIN (SELECT township_code AS t, count(*) AS workers FROM grid_worker
-                   GROUP BY 1) w ON w.t = t.code
-        WHERE t.level = 'township' AND t.code LIKE :prefix ORDER BY 1
-    """
-    frame = pd.read_sql(text(query), con, params={"prefix": f"{county_code}%"})
+    frame = store.township_residents(con, county_code=county_code)
     return funding(frame, **options)
