@@ -22,8 +22,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
+from geo.db import export_store as store
 from geo.errors import ConfigError, DataError
 from geo.projection import STORAGE_CRS, require_crs
 
@@ -154,37 +155,13 @@ def plan_layers(
     DataError
         If there is no plan ``plan_id`` (the message lists the plans there are).
     """
-    from geo.db.io import read_frame
-
-    plan = pd.read_sql(
-        text("SELECT id, name, version, status FROM grid_plan WHERE id = :id"),
-        con,
-        params={"id": int(plan_id)},
-    )
+    plan = store.plan_header(con, plan_id)
     if plan.empty:
-        ids = pd.read_sql(text("SELECT id FROM grid_plan ORDER BY id"), con)["id"].tolist()
-        there = ", ".join(map(str, ids)) or "none yet"
+        there = ", ".join(map(str, store.plan_ids(con))) or "none yet"
         raise DataError(f"no grid plan {plan_id}; plans in the database: {there}")
-    cells = read_frame(
-        con,
-        "SELECT p.id AS plan_id, p.name AS plan_name, p.version AS plan_version, "
-        "p.status AS plan_status, c.code, c.village_code, v.name AS village_name, "
-        "c.households, c.residents, c.area_m2, c.polsby_popper, c.flag_reason, c.geom "
-        "FROM grid_cell c JOIN grid_plan p ON p.id = c.plan_id "
-        "LEFT JOIN admin_unit v ON v.code = c.village_code "
-        "WHERE c.plan_id = :id ORDER BY c.code",
-        params={"id": int(plan_id)},
-    )
-    layers = {"cells": cells}
+    layers = {"cells": store.plan_cells(con, plan_id)}
     if include_households:
-        layers["households"] = read_frame(
-            con,
-            "SELECT h.code, h.natural_unit_code, h.village_code, h.residents, "
-            "h.residents_at_home, h.colour, a.cell_code, h.geom "
-            "FROM cell_assignment a JOIN household h ON h.code = a.household_code "
-            "WHERE a.plan_id = :id ORDER BY h.code",
-            params={"id": int(plan_id)},
-        )
+        layers["households"] = store.plan_households(con, plan_id)
     return layers
 
 
