@@ -22,9 +22,9 @@ from sqlalchemy import text
 
 from benchmarks._table import print_table, timed
 from geo import centre, incidents, synth
-from geo._incident_demo import lattice_plan, random_incidents
 from geo.db import io, provision
 from geo.db.session import get_engine
+from tests._fixtures.incident_plans import lattice_plan, random_incidents
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 BULK, BATCH, SINGLES = 20_000, 5_000, 500

@@ -11,10 +11,10 @@ from shapely.geometry import box
 from sqlalchemy import text
 
 from geo import centre, incidents
-from geo._incident_demo import insert_plan
 from geo.db.io import write_county
 from geo.errors import DataError
 from tests._fixtures.county import tiny_county
+from tests._fixtures.incident_plans import insert_plan
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai, same day
 V1, V2 = "999999101001", "999999102001"

@@ -15,12 +15,12 @@ from shapely.geometry import Point, box
 from sqlalchemy import text
 
 from geo import incidents
-from geo._incident_demo import insert_plan
 from geo.db.io import write_county
 from geo.db.models import INCIDENT_STATES
 from geo.errors import DataError
 from geo.incidents import TRANSITIONS, TransitionError
 from tests._fixtures.county import tiny_county
+from tests._fixtures.incident_plans import insert_plan
 
 pytestmark = pytest.mark.db
 

@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import text
 
 from geo import incidents
-from geo._incident_demo import insert_plan
 from geo.db import migrate, provision
 from geo.db.io import write_county
 from geo.db.session import get_engine
 from tests._fixtures.county import tiny_county
+from tests._fixtures.incident_plans import insert_plan
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 

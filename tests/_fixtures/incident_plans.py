@@ -1,4 +1,4 @@
-"""Hand-made plans and incident streams for tests, benchmarks and demos of the incident layer.
+"""Hand-made plans and incident streams for tests and benchmarks of the incident layer.
 
 Plan storage belongs to the grid engine (:mod:`geo.grids`); these helpers only write the rows
 an incident needs to be placed (``grid_plan``, ``grid_cell``, optionally ``cell_assignment``)
@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry import MultiPolygon
 from sqlalchemy import Connection, text
 
 from geo.db.io import copy_frame
@@ -143,6 +144,4 @@ def random_incidents(
 
 
 def _multi(geom):
-    from shapely.geometry import MultiPolygon
-
     return geom if geom.geom_type == "MultiPolygon" else MultiPolygon([geom])
