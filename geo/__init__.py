@@ -34,6 +34,7 @@ _MODULES = (
     "privacy",
     "profiles",
     "projection",
+    "province",
     "settings",
     "synth",
     "synth_activity",

@@ -45,6 +45,8 @@ REQUIRED_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 PLATFORMS_FILE = "_platforms.yaml"
+#: Folder of province profiles, inside :data:`geo.settings.PROFILES_DIR`.
+PROVINCES_DIR = "provinces"
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,89 @@ def load_profile(name_or_path: str | Path) -> Profile:
     merged = {**shared, **profile_data}
     merged.setdefault("name", path.stem)
     return _validate(merged, source=str(path))
+
+
+def profile_from_mapping(data: dict[str, Any], *, source: str) -> Profile:
+    """A validated :class:`Profile` from a mapping of profile keys (e.g. a derived county).
+
+    ``source`` names where the mapping came from, for error messages.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`load_profile`: a missing key, a wrong type, or counts that cannot
+        describe a county.
+    """
+    return _validate(dict(data), source=source)
+
+
+@dataclass(frozen=True)
+class ProvinceProfile:
+    """A synthetic province: how its counties are drawn from the seed profiles.
+
+    Attributes
+    ----------
+    name, name_zh : str
+        Short ASCII name (the file stem) and Chinese name.
+    code_prefix : str
+        Two digits: the province part of every county code.
+    bbox_lonlat : tuple of float
+        ``(min_lon, min_lat, max_lon, max_lat)`` in degrees (EPSG:4326); county centres are
+        laid out on a grid inside it.
+    base_profiles : tuple of str
+        Seed profiles the counties are drawn from, in turn.
+    scale : tuple of float
+        Range of the factor applied to each county's villages, natural units, households,
+        residents and area.
+    """
+
+    name: str
+    name_zh: str
+    code_prefix: str
+    bbox_lonlat: tuple[float, float, float, float]
+    base_profiles: tuple[str, ...]
+    scale: tuple[float, float]
+
+
+def load_province_profile(name: str) -> ProvinceProfile:
+    """Read ``data/profiles/provinces/NAME.yaml`` (see :class:`ProvinceProfile`).
+
+    Raises
+    ------
+    ConfigError
+        Unknown province (the message lists the known ones) or a malformed file.
+    """
+    folder = Path(settings.PROFILES_DIR) / PROVINCES_DIR
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none"
+        raise ConfigError(f"unknown province {name!r}; known provinces: {known}")
+    d = _read_yaml(path)
+    try:
+        prefix = str(d["code_prefix"])
+        bbox = tuple(float(v) for v in d["bbox_lonlat"])
+        scale = tuple(float(v) for v in d.get("scale", (1.0, 1.0)))
+        province = ProvinceProfile(
+            name=str(d.get("name", path.stem)),
+            name_zh=str(d.get("name_zh", path.stem)),
+            code_prefix=prefix,
+            bbox_lonlat=bbox,  # type: ignore[arg-type]
+            base_profiles=tuple(str(b) for b in d["base_profiles"]),
+            scale=scale,  # type: ignore[arg-type]
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"province file {path}: missing or malformed key ({exc})") from exc
+    if len(prefix) != 2 or not prefix.isdigit():
+        raise ConfigError(f"province file {path}: code_prefix must be two digits, got {prefix!r}")
+    if len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
+        raise ConfigError(
+            f"province file {path}: bbox_lonlat must be [min_lon, min_lat, max_lon, max_lat]"
+        )
+    if len(scale) != 2 or not 0 < scale[0] <= scale[1]:
+        raise ConfigError(f"province file {path}: scale must be [low, high] with 0 < low <= high")
+    for base in province.base_profiles:
+        load_profile(base)  # an unknown seed profile fails here, naming the available ones
+    return province
 
 
 def platforms_config() -> dict[str, Any]:

@@ -26,6 +26,7 @@ from geo.cli._common import one_line_errors, out, say, start_invocation
 from geo.cli._grids import app as grids_app
 from geo.cli._incidents import app as incidents_app
 from geo.cli._io import export_app, load_command
+from geo.cli._province import app as province_app
 from geo.errors import WanggeError
 from geo.settings import ROOT, get_settings
 
@@ -115,8 +116,18 @@ def synth(
     replace: Annotated[
         bool, typer.Option("--replace/--keep", help="Replace the county if it exists.")
     ] = False,
+    province: Annotated[
+        str | None,
+        typer.Option(help="A province of data/profiles/provinces/ instead of one county."),
+    ] = None,
+    counties: Annotated[int, typer.Option(help="Counties of the --province.")] = 20,
 ) -> None:
-    """Generate a synthetic county from a profile and write it to PostGIS."""
+    """Generate a synthetic county from a profile (or a province of them) into PostGIS."""
+    if province is not None:
+        from geo.cli import _province
+
+        _province.synth(province, counties=counties, months=0, seed=seed or 20201, workers=2)
+        return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from sqlalchemy import text
 
@@ -301,6 +312,7 @@ app.command("load")(load_command)
 app.add_typer(export_app, name="export")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(grids_app, name="grids")
+app.add_typer(province_app, name="province")
 
 
 def main() -> None:  # pragma: no cover - console entry point
