@@ -111,6 +111,26 @@ def check_columns(frame: gpd.GeoDataFrame, columns: tuple[str, ...], *, name: st
         raise DataError(f"{name} lacks column(s) {', '.join(missing)}")
 
 
+#: Columns of a grid plan's cells frame (:attr:`geo.grids.GridPlan.cells`; EPSG:4326):
+#: households and residents are counts, ``area_m2`` square metres in the plan's UTM zone,
+#: ``polsby_popper`` in [0, 1], ``flag_reason`` None or why the cell breaks a rule.
+CELL_COLUMNS = (
+    "code",
+    "village_code",
+    "households",
+    "residents",
+    "area_m2",
+    "polsby_popper",
+    "contiguous",
+    "natural_units_split",
+    "within_bounds",
+    "flag_reason",
+    "geometry",
+)
+#: Columns of a grid plan's household -> cell assignment (:attr:`geo.grids.GridPlan.assignment`).
+ASSIGNMENT_COLUMNS = ("household_code", "cell_code", "village_code", "natural_unit_code")
+
+
 @dataclass
 class Activity:
     """A county's activity as frames: incidents, visits and the hotspots planted in them.

@@ -1,6 +1,6 @@
 """``wangge grids``: build, check, compare, publish and list grid plans stored in PostGIS.
 
-    wangge grids build --plan NAME [--min 30 --max 50] [--village CODE] [--county CODE]
+    wangge grids build --plan NAME [--min N --max N] [--village CODE] [--county CODE]
     wangge grids check PLAN
     wangge grids diff A B
     wangge grids publish PLAN
@@ -172,7 +172,7 @@ def build(
         m = built.metrics
         out.print(
             f"plan {plan!r} (id {plan_id}, draft v1) of county {code}: {m['cells']:,} cells of "
-            f"{built.params['min_size']}-{built.params['max_size']} households for "
+            f"{built.params.bounds.min_size}-{built.params.bounds.max_size} households for "
             f"{m['households']:,} households in {m['villages']:,} villages; "
             f"{m['share_within_bounds']:.1%} within bounds, mean Polsby-Popper "
             f"{m['mean_pp']:.2f}, {m['natural_units_split']:,} of {m['natural_units']:,} natural "

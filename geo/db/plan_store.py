@@ -1,15 +1,21 @@
 """SQL of grid plans: the rows of ``grid_plan``, ``grid_cell`` and ``cell_assignment``.
 
 The storage side of :mod:`geo.plans` (which holds the plan logic: life cycle, edits, checks).
-Cells are stored in ``grid_cell`` as MultiPolygons in EPSG:4326 with their per-cell figures
-(:data:`CELL_DB_COLUMNS`); ``cell_assignment`` maps household -> cell (its primary key makes
-double assignment impossible).  Every function works inside the caller's transaction and never
-commits.
+A plan's row comes back as a :class:`PlanRow` of plain values (``metrics`` and ``params`` as
+the JSON dicts stored in JSONB).  Cells are stored in ``grid_cell`` as MultiPolygons in
+EPSG:4326 with their per-cell figures (:data:`CELL_DB_COLUMNS`); ``cell_assignment`` maps
+household -> cell (its primary key makes double assignment impossible).  Every function works
+inside the caller's transaction and never commits; values are always bound parameters.
 """
 
 from __future__ import annotations
 
 import io as _io
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -17,9 +23,9 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo import grids
 from geo.db import io
-from geo.errors import DataError
+from geo.errors import DataError, PlanError
+from geo.frames import CELL_COLUMNS
 from geo.projection import MAX_SEGMENT_DEG, STORAGE_CRS
 
 CELL_DB_COLUMNS = (
@@ -54,7 +60,7 @@ def cell_villages(conn: Connection, plan_id: int, codes: list[str]) -> dict[str,
 
 
 def read_cells(conn: Connection, plan_id: int, *, village: str | None = None) -> gpd.GeoDataFrame:
-    """The plan's cells (of one village if given) as :data:`geo.grids.CELL_COLUMNS`, by code.
+    """The plan's cells (of one village if given) as :data:`geo.frames.CELL_COLUMNS`, by code.
 
     EPSG:4326; a MultiPolygon of one part comes back as a Polygon.
     """
@@ -73,7 +79,7 @@ def read_cells(conn: Connection, plan_id: int, *, village: str | None = None) ->
     cells["contiguous"] = cells["contiguous"].fillna(False).astype(bool)
     cells["within_bounds"] = cells["within_bounds"].fillna(False).astype(bool)
     cells["natural_units_split"] = cells["natural_units_split"].fillna(0).astype(np.int64)
-    return cells.loc[:, list(grids.CELL_COLUMNS)]
+    return cells.loc[:, list(CELL_COLUMNS)]
 
 
 def assignment_for(conn: Connection, plan_id: int, households: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -158,9 +164,18 @@ def analyze_if_stale(conn: Connection, rows: dict[str, int]) -> None:
 
 
 def replace_village_rows(
-    conn: Connection, plan_id: int, village: str, plan: grids.GridPlan
+    conn: Connection,
+    plan_id: int,
+    village: str,
+    cells: gpd.GeoDataFrame,
+    assignment: pd.DataFrame,
 ) -> None:
-    """Delete the village's cells (assignments cascade) and COPY the new ones."""
+    """Delete the village's cells and assignments and COPY the village's rows of the new ones.
+
+    ``cells`` (:data:`geo.frames.CELL_COLUMNS`, EPSG:4326) and ``assignment``
+    (:data:`geo.frames.ASSIGNMENT_COLUMNS`) may hold other villages too: only ``village``'s
+    rows are written.
+    """
     conn.execute(
         text(
             "DELETE FROM cell_assignment a USING household h WHERE a.plan_id = :p "
@@ -172,8 +187,8 @@ def replace_village_rows(
         text("DELETE FROM grid_cell WHERE plan_id = :p AND village_code = :v"),
         {"p": plan_id, "v": village},
     )
-    cells = plan.cells.loc[plan.cells["village_code"] == village]
-    assignment = plan.assignment.loc[plan.assignment["village_code"] == village]
+    cells = cells.loc[cells["village_code"] == village]
+    assignment = assignment.loc[assignment["village_code"] == village]
     write_cells(conn, plan_id, cells)
     write_assignment(conn, plan_id, assignment)
 
@@ -274,3 +289,284 @@ def cells_per_natural_unit(conn: Connection, plan_id: int) -> pd.DataFrame:
         conn,
         params={"p": plan_id},
     )
+
+
+# --------------------------------------------------------------------------- grid_plan rows
+
+_PLAN_COLUMNS = (
+    "id, name, county_code, status, version, min_size, max_size, created_by, created_at, "
+    "updated_by, updated_at, published_at, metrics, params"
+)
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One ``grid_plan`` row (without the parent and archive columns); plain values.
+
+    ``min_size``/``max_size`` are households; ``metrics`` and ``params`` the stored JSONB
+    (None for rows written by hand).
+    """
+
+    id: int
+    name: str
+    county_code: str
+    status: str
+    version: int
+    min_size: int
+    max_size: int
+    created_by: str
+    created_at: datetime
+    updated_by: str | None
+    updated_at: datetime | None
+    published_at: datetime | None
+    metrics: dict | None
+    params: dict | None
+
+
+def county_codes(conn: Connection) -> list[str]:
+    """Codes of the counties stored in ``admin_unit``, sorted."""
+    sql = text("SELECT code FROM admin_unit WHERE level = 'county' ORDER BY code")
+    return list(conn.execute(sql).scalars().all())
+
+
+def plan_named(conn: Connection, county_code: str, name: str) -> tuple[int, str] | None:
+    """``(id, status)`` of the county's plan called ``name``, or None."""
+    row = conn.execute(
+        text("SELECT id, status FROM grid_plan WHERE county_code = :c AND name = :n"),
+        {"c": county_code, "n": name},
+    ).first()
+    return None if row is None else (int(row.id), row.status)
+
+
+def insert_plan(
+    conn: Connection,
+    *,
+    county_code: str,
+    name: str,
+    parent_plan_id: int | None,
+    min_size: int,
+    max_size: int,
+    created_by: str,
+    metrics: dict[str, Any],
+    params: dict[str, Any],
+) -> int:
+    """Insert a draft (version 1) ``grid_plan`` row; its id.
+
+    ``metrics`` and ``params`` are stored as JSONB (numpy numbers as plain numbers, NaN and
+    infinities as null).
+    """
+    plan_id = conn.execute(
+        text(
+            "INSERT INTO grid_plan (county_code, name, status, version, parent_plan_id, "
+            "min_size, max_size, created_by, metrics, params) VALUES (:c, :n, 'draft', 1, "
+            ":parent, :lo, :hi, :by, CAST(:m AS jsonb), CAST(:p AS jsonb)) RETURNING id"
+        ),
+        {
+            "c": county_code,
+            "n": name,
+            "parent": parent_plan_id,
+            "lo": int(min_size),
+            "hi": int(max_size),
+            "by": created_by,
+            "m": _json(metrics),
+            "p": _json(params),
+        },
+    ).scalar_one()
+    return int(plan_id)
+
+
+def copy_plan_rows(conn: Connection, plan_id: int, *, name: str, by: str) -> int:
+    """A new draft (version 1, parent ``plan_id``) with the plan's row, cells and assignment."""
+    new_id = conn.execute(
+        text(
+            "INSERT INTO grid_plan (county_code, name, status, version, parent_plan_id, "
+            "min_size, max_size, created_by, metrics, params) SELECT county_code, :n, 'draft', "
+            "1, id, min_size, max_size, :by, metrics, params FROM grid_plan WHERE id = :p "
+            "RETURNING id"
+        ),
+        {"n": name, "by": by, "p": plan_id},
+    ).scalar_one()
+    cols = ", ".join(CELL_DB_COLUMNS)  # constant column names, not input
+    conn.execute(
+        text(
+            f"INSERT INTO grid_cell (plan_id, {cols}, geom) SELECT :new, {cols}, geom "
+            "FROM grid_cell WHERE plan_id = :p"
+        ),
+        {"new": new_id, "p": plan_id},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO cell_assignment (plan_id, household_code, cell_code) "
+            "SELECT :new, household_code, cell_code FROM cell_assignment WHERE plan_id = :p"
+        ),
+        {"new": new_id, "p": plan_id},
+    )
+    return int(new_id)
+
+
+def list_plans(conn: Connection, county_code: str | None = None) -> pd.DataFrame:
+    """Plans (of counties whose code starts with ``county_code``), newest first.
+
+    Columns ``id``, ``county_code``, ``name``, ``status``, ``version``, ``min_size``,
+    ``max_size``, ``cells``, ``households``, ``share_within_bounds``, ``created_at``,
+    ``created_by``, ``updated_at``, ``updated_by``, ``published_at``.
+    """
+    return pd.read_sql(
+        text(
+            "SELECT p.id, p.county_code, p.name, p.status, p.version, p.min_size, p.max_size, "
+            "(SELECT count(*) FROM grid_cell c WHERE c.plan_id = p.id) AS cells, "
+            "(SELECT count(*) FROM cell_assignment a WHERE a.plan_id = p.id) AS households, "
+            "CAST(p.metrics ->> 'share_within_bounds' AS double precision) "
+            "AS share_within_bounds, "
+            "p.created_at, p.created_by, p.updated_at, p.updated_by, p.published_at "
+            "FROM grid_plan p WHERE p.county_code LIKE :c ORDER BY p.id DESC"
+        ),
+        conn,
+        params={"c": f"{county_code or ''}%"},
+    )
+
+
+def find_plan(
+    conn: Connection, plan_ref: int | str, *, county_code: str | None = None, lock: bool = False
+) -> PlanRow:
+    """The ``grid_plan`` row of a plan id or name (locked ``FOR UPDATE`` if asked).
+
+    A name made only of digits that matches no plan is taken as an id.
+
+    Raises
+    ------
+    PlanError
+        No such plan, or several plans of that name (in different counties) and no county.
+    """
+    suffix = " FOR UPDATE" if lock else ""  # one of two fixed strings
+    rows: list = []
+    if isinstance(plan_ref, str):
+        rows = conn.execute(
+            text(
+                f"SELECT {_PLAN_COLUMNS} FROM grid_plan WHERE name = :n "
+                f"AND county_code LIKE :c ORDER BY id{suffix}"
+            ),
+            {"n": plan_ref, "c": f"{county_code or ''}%"},
+        ).all()
+        if len(rows) > 1:
+            counties = ", ".join(r.county_code for r in rows)
+            raise PlanError(
+                f"several plans are named {plan_ref!r} (counties {counties}); name the county"
+            )
+    if not rows and (isinstance(plan_ref, int) or str(plan_ref).isdigit()):
+        rows = conn.execute(
+            text(f"SELECT {_PLAN_COLUMNS} FROM grid_plan WHERE id = :i{suffix}"),
+            {"i": int(plan_ref)},
+        ).all()
+    if not rows:
+        raise PlanError(f"no plan {plan_ref!r}; `wangge grids list` shows the plans")
+    return PlanRow(**rows[0]._mapping)
+
+
+def publish_row(conn: Connection, plan_id: int, *, county_code: str, by: str) -> int | None:
+    """Archive the county's published plan and publish ``plan_id``; the archived id or None."""
+    archived = conn.execute(
+        text(
+            "UPDATE grid_plan SET status = 'archived', archived_at = now(), updated_at = now(), "
+            "updated_by = :by WHERE county_code = :c AND status = 'published' RETURNING id"
+        ),
+        {"c": county_code, "by": by},
+    ).scalar_one_or_none()
+    conn.execute(
+        text(
+            "UPDATE grid_plan SET status = 'published', published_at = now(), "
+            "updated_at = now(), updated_by = :by WHERE id = :id"
+        ),
+        {"id": plan_id, "by": by},
+    )
+    return None if archived is None else int(archived)
+
+
+def bump_version(
+    conn: Connection, plan_id: int, *, by: str, metrics: dict[str, Any], params: dict[str, Any]
+) -> int:
+    """Version + 1, who and when, new metrics and params (JSONB) of an edited plan; the version."""
+    version = conn.execute(
+        text(
+            "UPDATE grid_plan SET version = version + 1, updated_at = now(), updated_by = :by, "
+            "metrics = CAST(:m AS jsonb), params = CAST(:p AS jsonb) WHERE id = :id "
+            "RETURNING version"
+        ),
+        {"by": by, "m": _json(metrics), "p": _json(params), "id": plan_id},
+    ).scalar_one()
+    return int(version)
+
+
+# --------------------------------------------------------------------------- households
+
+
+def plan_assignment(conn: Connection, plan_id: int) -> pd.DataFrame:
+    """The whole assignment of a plan with the households' villages and natural units.
+
+    Columns :data:`geo.frames.ASSIGNMENT_COLUMNS`, sorted by household code.
+    """
+    return pd.read_sql(
+        text(
+            "SELECT a.household_code, a.cell_code, h.village_code, h.natural_unit_code "
+            "FROM cell_assignment a JOIN household h ON h.code = a.household_code "
+            "WHERE a.plan_id = :p ORDER BY a.household_code"
+        ),
+        conn,
+        params={"p": plan_id},
+    )
+
+
+def village_household_count(conn: Connection, village_code: str) -> int:
+    """Households stored in one village."""
+    n = conn.execute(
+        text("SELECT count(*) FROM household WHERE village_code = :v"), {"v": village_code}
+    ).scalar_one()
+    return int(n)
+
+
+def household_villages(conn: Connection, codes: list[str]) -> dict[str, str]:
+    """Village of each stored household among ``codes`` (unknown codes are left out)."""
+    rows = conn.execute(
+        text("SELECT code, village_code FROM household WHERE code = ANY(CAST(:codes AS text[]))"),
+        {"codes": codes},
+    ).all()
+    return {r.code: r.village_code for r in rows}
+
+
+def village_households(conn: Connection, village_code: str) -> gpd.GeoDataFrame:
+    """One village's households (:data:`geo.frames.HOUSEHOLD_COLUMNS`, EPSG:4326) by code."""
+    return io.read_frame(
+        conn,
+        "SELECT code, natural_unit_code, village_code, residents, residents_at_home, colour, "
+        "geom FROM household WHERE village_code = :v ORDER BY code",
+        params={"v": village_code},
+    )
+
+
+def village_outline(conn: Connection, village_code: str) -> gpd.GeoDataFrame:
+    """One village's ``admin_unit`` row (code, name, parent_code, kind; EPSG:4326); may be empty."""
+    return io.read_frame(
+        conn,
+        "SELECT code, name, parent_code, kind, geom FROM admin_unit "
+        "WHERE level = 'village' AND code = :v",
+        params={"v": village_code},
+    )
+
+
+# --------------------------------------------------------------------------- JSONB
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(_jsonable(value))

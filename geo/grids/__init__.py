@@ -5,16 +5,7 @@ and its figures are described in :mod:`geo.grids._plan`; this file is the public
 """
 
 from geo.grids._plan import (
-    ASSIGNMENT_COLUMNS,
-    CELL_COLUMNS,
-    CHECK_RULES,
-    HOUSEHOLD_COLUMNS,
-    VILLAGE_COLUMNS,
-    GridPlan,
-    PlanDiff,
-    PlanInputs,
     build_plan,
-    cell_code,
     cells_from_assignment,
     check_plan,
     households_in_polygon,
@@ -27,6 +18,20 @@ from geo.grids._plan import (
     rebuild_village,
     split_cell,
 )
+from geo.grids._types import (
+    ASSIGNMENT_COLUMNS,
+    CELL_COLUMNS,
+    CHECK_RULES,
+    HOUSEHOLD_COLUMNS,
+    VILLAGE_COLUMNS,
+    CellBounds,
+    GridPlan,
+    PlanDiff,
+    PlanInputs,
+    PlanParams,
+    cell_code,
+    resolve_bounds,
+)
 
 __all__ = [
     "ASSIGNMENT_COLUMNS",
@@ -34,9 +39,11 @@ __all__ = [
     "CHECK_RULES",
     "HOUSEHOLD_COLUMNS",
     "VILLAGE_COLUMNS",
+    "CellBounds",
     "GridPlan",
     "PlanDiff",
     "PlanInputs",
+    "PlanParams",
     "build_plan",
     "cell_code",
     "cells_from_assignment",
@@ -49,5 +56,6 @@ __all__ = [
     "plan_diff",
     "polsby_popper",
     "rebuild_village",
+    "resolve_bounds",
     "split_cell",
 ]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
 
+from geo.grids._engine import rep_points
 from geo.grids._partition import is_feasible
+from geo.grids._types import CellBounds, GridPlan, PlanDiff, PlanParams, cell_code
 from geo.projection import STORAGE_CRS, to_crs_densified, utm_crs
 
 
@@ -19,11 +19,13 @@ def assemble(
     results: list,
     hh_split: list[np.ndarray],
     codes_arr: np.ndarray | None,
-    params: dict,
+    params: PlanParams,
     metric_crs: CRS,
-    cell_code: Callable[..., str],
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Cells frame (EPSG:4326, with metrics) and assignment frame from village results."""
+    """Cells frame (EPSG:4326, with metrics) and assignment frame from village results.
+
+    Cells are named by :func:`cell_code` unless ``codes_arr`` gives the households' codes.
+    """
     n = len(hh)
     cell_idx = np.empty(n, dtype=np.int64)  # global cell position of each household
     village_idx = np.empty(n, dtype=np.int64)
@@ -33,8 +35,7 @@ def assemble(
     for q, (res, members) in enumerate(zip(results, hh_split, strict=True)):
         k = len(res.geoms)
         if codes_arr is None:
-            county = params.get("county_code")
-            names = [cell_code(res.code, c + 1, county) for c in range(k)]
+            names = [cell_code(res.code, c + 1, params.county_code) for c in range(k)]
         else:
             names = np.unique(codes_arr[members]).tolist()
         cell_idx[members] = len(rec_code) + res.labels
@@ -63,7 +64,7 @@ def assemble(
         nu_idx,
         np.bincount(village_idx, minlength=len(results))[rec_village],
         hh["residents"].to_numpy(),
-        params,
+        params.bounds,
     )
     geometry = gpd.GeoSeries(geoms, crs=metric_crs).to_crs(STORAGE_CRS)
     cells = gpd.GeoDataFrame(cells, geometry=geometry.values, crs=STORAGE_CRS)
@@ -79,10 +80,10 @@ def cell_metrics(
     nu_idx: np.ndarray,
     village_total: np.ndarray,
     residents: np.ndarray,
-    params: dict,
+    bounds: CellBounds,
 ) -> pd.DataFrame:
     """Per-cell metrics (numpy); ``geoms_m`` in metres; ``cell_idx``/``nu_idx`` per household."""
-    lo, hi = params["min_size"], params["max_size"]
+    lo, hi = bounds.min_size, bounds.max_size
     k = len(code)
     n = np.bincount(cell_idx, minlength=k)
     res = np.bincount(cell_idx, weights=residents, minlength=k).astype(np.int64)
@@ -133,9 +134,9 @@ def _reason(n: int, village_total: int, parts: int, contiguous: bool, lo: int, h
     return "; ".join(out) if out else None
 
 
-def plan_metrics(cells: pd.DataFrame, assignment: pd.DataFrame, params: dict) -> dict:
-    """Plan-level figures (flat dict of numbers)."""
-    lo, hi = params["min_size"], params["max_size"]
+def plan_metrics(cells: pd.DataFrame, assignment: pd.DataFrame, bounds: CellBounds) -> dict:
+    """Plan-level figures (flat dict of numbers); feasibility judged against ``bounds``."""
+    lo, hi = bounds.min_size, bounds.max_size
     size = cells["households"].to_numpy()
     v_total = assignment.groupby("village_code").size()
     infeasible = int(sum(not is_feasible(int(t), lo, hi) for t in v_total))
@@ -159,10 +160,12 @@ def plan_metrics(cells: pd.DataFrame, assignment: pd.DataFrame, params: dict) ->
     }
 
 
-def violations(plan, households: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None):
+def violations(
+    plan: GridPlan, households: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None
+) -> pd.DataFrame:
     """Rule violations (see :func:`geo.grids.check_plan`)."""
     a, cells = plan.assignment, plan.cells
-    lo, hi = plan.params["min_size"], plan.params["max_size"]
+    lo, hi = plan.params.bounds.min_size, plan.params.bounds.max_size
     rows: list[dict] = []
 
     def add(rule, cell=None, hh=None, detail=""):
@@ -207,8 +210,6 @@ def violations(plan, households: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | 
     hh = households.set_index("code")
     ok = a["household_code"].isin(hh.index) & a["cell_code"].isin(known)
     if ok.any():
-        from geo.grids._build import rep_points
-
         pts = rep_points(hh.loc[a.loc[ok, "household_code"]].geometry)
         cgeom = cells.set_index("code").geometry.reindex(a.loc[ok, "cell_code"]).values
         inside = shapely.intersects(cgeom, pts)
@@ -218,7 +219,7 @@ def violations(plan, households: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | 
     return pd.DataFrame(rows, columns=["rule", "cell_code", "household_code", "detail"])
 
 
-def diff(a, b, cls):
+def diff(a: GridPlan, b: GridPlan) -> PlanDiff:
     """Plan diff (see :func:`geo.grids.plan_diff`)."""
     ma = a.assignment.set_index("household_code")["cell_code"]
     mb = b.assignment.set_index("household_code")["cell_code"]
@@ -263,7 +264,7 @@ def diff(a, b, cls):
         }
     )
     summary = pd.concat([summary, extra], ignore_index=True)
-    return cls(
+    return PlanDiff(
         moved=moved,
         cells_added=sorted(cb - ca),
         cells_removed=sorted(ca - cb),

@@ -23,6 +23,7 @@ from pyproj import CRS, Transformer
 from geo.grids._partition import partition_village, polish_labels
 from geo.grids._rejoin import rejoin
 from geo.grids._tessellate import neighbour_for, seed_cells, spread_duplicates, tessellate
+from geo.grids._types import CellBounds
 
 #: Most corners of a courtyard polygon used as Voronoi seeds.
 MAX_CORNERS = 8
@@ -42,15 +43,23 @@ class Seeds:
     owner: np.ndarray  # (m,) household position 0..n-1 of each seed
 
 
+def rep_points(geometry: gpd.GeoSeries) -> np.ndarray:
+    """A point per household (in the frame's CRS): the point itself, or a point on the
+    surface of a courtyard polygon."""
+    geoms = np.asarray(geometry.values)
+    is_point = shapely.get_type_id(geoms) == 0
+    out = geoms.copy()
+    if (~is_point).any():
+        out[~is_point] = shapely.point_on_surface(geoms[~is_point])
+    return out
+
+
 def household_seeds(geometry: gpd.GeoSeries, metric_crs: CRS, *, corners: bool = True) -> Seeds:
     """Representative points and Voronoi seeds of households, in ``metric_crs`` metres."""
     geoms = np.asarray(geometry.values)
     n = len(geoms)
     is_point = shapely.get_type_id(geoms) == 0
-    rep = np.empty(n, dtype=object)
-    rep[is_point] = geoms[is_point]
-    if (~is_point).any():
-        rep[~is_point] = shapely.point_on_surface(geoms[~is_point])
+    rep = rep_points(geometry)
     to_metric = Transformer.from_crs(geometry.crs, metric_crs, always_xy=True)
     rx, ry = to_metric.transform(shapely.get_x(rep), shapely.get_y(rep))
     rep_xy = np.column_stack([rx, ry])
@@ -88,8 +97,7 @@ class VillageJob:
     owner: np.ndarray
     natural_units: np.ndarray | None  # None: labels are given
     labels: np.ndarray | None
-    min_size: int
-    max_size: int
+    bounds: CellBounds
     repair: bool
 
 
@@ -130,8 +138,8 @@ def run_village(job: VillageJob) -> VillageResult:
             job.rep_xy,
             job.natural_units,
             job.village,
-            job.min_size,
-            job.max_size,
+            job.bounds.min_size,
+            job.bounds.max_size,
             strategy=strategy,
         )
         if cells is not None:
@@ -141,8 +149,8 @@ def run_village(job: VillageJob) -> VillageResult:
                 cells,
                 job.village,
                 job.natural_units,
-                job.min_size,
-                job.max_size,
+                job.bounds.min_size,
+                job.bounds.max_size,
             )
             p_labels, p_geoms = _repair(job, polished, cells)
             if not any(shapely.get_num_geometries(g) > 1 for g in p_geoms):
@@ -166,8 +174,8 @@ def run_village(job: VillageJob) -> VillageResult:
             labels,
             geoms,
             cells,
-            job.min_size,
-            job.max_size,
+            job.bounds.min_size,
+            job.bounds.max_size,
         )
     return VillageResult(code=job.code, labels=labels, geoms=geoms)
 
@@ -179,7 +187,7 @@ STRATEGIES = ("fast", "geodesic", "bisection")
 def _repair(job: VillageJob, labels: np.ndarray, cells) -> tuple[np.ndarray, list]:
     """Tessellate; move detached household pieces to a neighbour where bounds allow."""
     geoms, detached = tessellate(job.village, job.rep_xy, job.seeds, job.owner, labels, cells)
-    lo, hi = job.min_size, job.max_size
+    lo, hi = job.bounds.min_size, job.bounds.max_size
     for _ in range(REPAIR_ROUNDS if job.repair else 0):
         if not detached:
             break

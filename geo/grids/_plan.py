@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -37,16 +37,9 @@ import shapely
 from pyproj import CRS
 
 from geo.errors import ConfigError, DataError
-from geo.grids._build import (
-    HOUSEHOLD_COLUMNS,
-    VILLAGE_COLUMNS,
-    check_bounds,
-    check_inputs,
-    codes_for,
-    rep_points,
-    tile,
-)
-from geo.grids._engine import household_seeds
+from geo.grids._build import codes_for, tile
+from geo.grids._check import diff, plan_metrics, violations
+from geo.grids._engine import household_seeds, rep_points
 from geo.grids._partition import (
     bisect_group,
     delaunay_edges,
@@ -54,19 +47,19 @@ from geo.grids._partition import (
     is_feasible,
     leaf_sizes,
 )
+from geo.grids._types import (
+    CellBounds,
+    GridPlan,
+    PlanDiff,
+    PlanInputs,
+    PlanParams,
+    check_inputs,
+    resolve_bounds,
+)
 from geo.projection import STORAGE_CRS, require_crs, utm_crs
 
 __all__ = [
-    "ASSIGNMENT_COLUMNS",
-    "CELL_COLUMNS",
-    "CHECK_RULES",
-    "HOUSEHOLD_COLUMNS",
-    "VILLAGE_COLUMNS",
-    "GridPlan",
-    "PlanDiff",
-    "PlanInputs",
     "build_plan",
-    "cell_code",
     "cells_from_assignment",
     "check_plan",
     "households_in_polygon",
@@ -80,91 +73,6 @@ __all__ = [
     "split_cell",
 ]
 
-CELL_COLUMNS = (
-    "code",
-    "village_code",
-    "households",
-    "residents",
-    "area_m2",
-    "polsby_popper",
-    "contiguous",
-    "natural_units_split",
-    "within_bounds",
-    "flag_reason",
-    "geometry",
-)
-ASSIGNMENT_COLUMNS = ("household_code", "cell_code", "village_code", "natural_unit_code")
-CHECK_RULES = (
-    "unassigned",
-    "assigned_twice",
-    "unknown_household",
-    "unknown_cell",
-    "wrong_village",
-    "out_of_bounds",
-    "non_contiguous",
-    "outside_village",
-    "household_outside_cell",
-)
-
-
-@dataclass(frozen=True, eq=False)
-class PlanInputs:
-    """The frames a plan was built from, kept (not copied) so that edits can re-tessellate."""
-
-    households: gpd.GeoDataFrame
-    villages: gpd.GeoDataFrame
-    metric_crs: CRS
-
-
-@dataclass(frozen=True, eq=False)
-class GridPlan:
-    """A grid plan: cells, the household -> cell assignment and plan-level metrics.
-
-    Serialise it as ``cells`` (GeoDataFrame, EPSG:4326, columns :data:`CELL_COLUMNS`),
-    ``assignment`` (DataFrame, columns :data:`ASSIGNMENT_COLUMNS`, one row per household,
-    index aligned with the households frame), ``metrics`` (flat dict of numbers) and
-    ``params`` (dict: ``min_size``, ``max_size``, ``county_code``, ``seed``, ``metric_crs``).
-    ``inputs`` is not part of the plan's value; re-attach it with :meth:`attach` after loading
-    a plan from storage to use the edit operations.
-    """
-
-    cells: gpd.GeoDataFrame
-    assignment: pd.DataFrame
-    metrics: dict
-    params: dict
-    inputs: PlanInputs | None = field(default=None, repr=False, compare=False)
-
-    def metrics_frame(self) -> pd.DataFrame:
-        """The plan metrics as a one-row DataFrame."""
-        return pd.DataFrame([self.metrics])
-
-    def attach(self, households: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> GridPlan:
-        """This plan with the input frames attached (needed by the edit operations)."""
-        check_inputs(households, villages)
-        crs = CRS.from_user_input(self.params["metric_crs"])
-        return replace(self, inputs=PlanInputs(households, villages, crs))
-
-
-@dataclass(frozen=True, eq=False)
-class PlanDiff:
-    """What changed from plan ``a`` to plan ``b``.
-
-    Attributes
-    ----------
-    moved : DataFrame
-        ``household_code``, ``cell_before``, ``cell_after`` (None where absent).
-    cells_added, cells_removed, cells_reshaped : list of str
-        Cell codes only in ``b``, only in ``a``, and in both with other households or shape.
-    summary : DataFrame
-        ``measure``, ``a``, ``b``, ``change`` for the plan metrics.
-    """
-
-    moved: pd.DataFrame
-    cells_added: list[str]
-    cells_removed: list[str]
-    cells_reshaped: list[str]
-    summary: pd.DataFrame
-
 
 # --------------------------------------------------------------------------- public API
 
@@ -174,8 +82,9 @@ def build_plan(
     natural_units: gpd.GeoDataFrame | None,
     villages: gpd.GeoDataFrame,
     *,
-    min_size: int = 30,
-    max_size: int = 50,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    bounds: CellBounds | None = None,
     county_code: str | None = None,
     seed: int = 0,
     n_jobs: int = 1,
@@ -194,8 +103,10 @@ def build_plan(
         membership comes from ``households.natural_unit_code``.
     villages : GeoDataFrame
         Columns ``code`` (12-digit village code) and geometry; same CRS as ``households``.
-    min_size, max_size : int
-        Household bounds of a cell.
+    min_size, max_size : int, optional
+        Household bounds of a cell, overriding those of ``CellBounds()`` (30, 50).
+    bounds : CellBounds, optional
+        The bounds as one value (instead of ``min_size``/``max_size``).
     county_code : str, optional
         County part of the cell codes; default the first 6 digits of the village code.
     seed : int
@@ -228,26 +139,24 @@ def build_plan(
         village is not in ``villages``.
     """
     t0 = time.perf_counter()
-    check_bounds(min_size, max_size)
+    bounds = resolve_bounds(bounds, min_size, max_size)
     if n_jobs < 1:
         raise ConfigError(f"n_jobs must be >= 1, got {n_jobs}")
     check_inputs(households, villages, natural_units)
     metric = metric_crs(villages)
     inputs = PlanInputs(households, villages, metric)
-    params = {
-        "min_size": int(min_size),
-        "max_size": int(max_size),
-        "county_code": county_code,
-        "seed": int(seed),
-        "metric_crs": metric.to_string(),
-        "keep_natural_units": bool(keep_natural_units),
-    }
+    params = PlanParams(
+        bounds=bounds,
+        county_code=county_code,
+        seed=seed,
+        metric_crs=metric.to_string(),
+        keep_natural_units=keep_natural_units,
+    )
     cells, assignment = tile(
         inputs,
         households.index,
         None,
         params,
-        cell_code,
         repair=True,
         n_jobs=n_jobs,
         on_village=on_village,
@@ -260,15 +169,20 @@ def cells_from_assignment(
     villages: gpd.GeoDataFrame,
     assignment: pd.DataFrame,
     *,
-    min_size: int = 30,
-    max_size: int = 50,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    bounds: CellBounds | None = None,
 ) -> gpd.GeoDataFrame:
     """Tessellate and measure the cells of a given household -> cell assignment.
 
     Parameters
     ----------
+    households, villages : GeoDataFrame
+        As for :func:`build_plan` (one CRS).
     assignment : DataFrame
         ``household_code``, ``cell_code``.  Households missing from it get no cell.
+    min_size, max_size, bounds
+        The bounds the cells are measured against, as for :func:`build_plan`.
 
     Returns
     -------
@@ -277,18 +191,17 @@ def cells_from_assignment(
 
     Raises
     ------
+    ConfigError
+        Bad bounds.
     DataError
         Unknown or twice-assigned households, or a cell spanning two villages.
     """
-    check_bounds(min_size, max_size)
+    params = PlanParams(bounds=resolve_bounds(bounds, min_size, max_size))
     check_inputs(households, villages)
     inputs = PlanInputs(households, villages, metric_crs(villages))
-    params = {"min_size": min_size, "max_size": max_size, "county_code": None}
     codes = codes_for(households, assignment)
     assigned = codes.notna()
-    cells, _ = tile(
-        inputs, households.index[assigned], codes[assigned], params, cell_code, repair=False
-    )
+    cells, _ = tile(inputs, households.index[assigned], codes[assigned], params, repair=False)
     return cells
 
 
@@ -395,19 +308,37 @@ def merge_cells(plan: GridPlan, a: str, b: str) -> GridPlan:
 
 
 def rebuild_village(
-    plan: GridPlan, village_code: str, *, min_size: int | None = None, max_size: int | None = None
+    plan: GridPlan,
+    village_code: str,
+    *,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    bounds: CellBounds | None = None,
 ) -> GridPlan:
-    """A new plan with one village's cells generated afresh (default: the plan's bounds)."""
+    """A new plan with one village's cells generated afresh.
+
+    Parameters
+    ----------
+    bounds : CellBounds, optional
+        Bounds of the new cells; default the plan's, with ``min_size``/``max_size``
+        replaced where given.  The plan's own ``params`` (and the plan metrics' feasibility
+        figures) keep the plan's bounds.
+
+    Raises
+    ------
+    ConfigError
+        Bad bounds, or no input frames attached.
+    DataError
+        The village has no households in this plan.
+    """
     inputs = _need_inputs(plan)
-    lo = plan.params["min_size"] if min_size is None else min_size
-    hi = plan.params["max_size"] if max_size is None else max_size
-    check_bounds(lo, hi)
+    bounds = resolve_bounds(bounds, min_size, max_size, base=plan.params.bounds)
     a = plan.assignment
     rows = a["village_code"] == village_code
     if not rows.any():
         raise DataError(f"village {village_code!r} has no households in this plan")
-    params = {**plan.params, "min_size": lo, "max_size": hi}
-    cells_v, assign_v = tile(inputs, a.index[rows], None, params, cell_code, repair=True)
+    params = replace(plan.params, bounds=bounds)
+    cells_v, assign_v = tile(inputs, a.index[rows], None, params, repair=True)
     return _replace_village(plan, inputs, cells_v, assign_v, [village_code])
 
 
@@ -421,8 +352,6 @@ def check_plan(
     DataFrame
         ``rule`` (one of :data:`CHECK_RULES`), ``cell_code``, ``household_code``, ``detail``.
     """
-    from geo.grids._check import violations
-
     if villages is None and plan.inputs is not None:
         villages = plan.inputs.villages
     return violations(plan, households, villages)
@@ -430,9 +359,7 @@ def check_plan(
 
 def plan_diff(a: GridPlan, b: GridPlan) -> PlanDiff:
     """Households that changed cell and cells added, removed or reshaped from ``a`` to ``b``."""
-    from geo.grids._check import diff
-
-    return diff(a, b, PlanDiff)
+    return diff(a, b)
 
 
 def polsby_popper(geoms: gpd.GeoSeries | np.ndarray) -> np.ndarray:
@@ -472,24 +399,23 @@ def _cell_row(plan: GridPlan, code: str) -> pd.Series:
     return rows.iloc[0]
 
 
-def cell_code(village_code: str, number: int, county_code: str | None = None) -> str:
-    """``{county}-{township3}-{village3}-{cell3}`` from a 12-digit village code."""
-    v = str(village_code)
-    if len(v) == 12 and v.isdigit():
-        return f"{county_code or v[:6]}-{v[6:9]}-{v[9:12]}-{number:03d}"
-    return f"{county_code + '-' if county_code else ''}{v}-{number:03d}"
-
-
-def _retile(plan, inputs, new_assignment, village_codes) -> GridPlan:
+def _retile(
+    plan: GridPlan, inputs: PlanInputs, new_assignment: pd.DataFrame, village_codes: list[str]
+) -> GridPlan:
     rows = new_assignment["village_code"].isin(village_codes)
     idx = new_assignment.index[rows]
-    cells_v, assign_v = tile(
-        inputs, idx, new_assignment.loc[rows, "cell_code"], plan.params, cell_code, repair=False
-    )
+    codes = new_assignment.loc[rows, "cell_code"]
+    cells_v, assign_v = tile(inputs, idx, codes, plan.params, repair=False)
     return _replace_village(plan, inputs, cells_v, assign_v, village_codes)
 
 
-def _replace_village(plan, inputs, cells_v, assign_v, village_codes) -> GridPlan:
+def _replace_village(
+    plan: GridPlan,
+    inputs: PlanInputs,
+    cells_v: gpd.GeoDataFrame,
+    assign_v: pd.DataFrame,
+    village_codes: list[str],
+) -> GridPlan:
     keep = ~plan.cells["village_code"].isin(village_codes)
     cells = pd.concat([plan.cells.loc[keep], cells_v], ignore_index=True)
     cells = gpd.GeoDataFrame(cells.sort_values("code", ignore_index=True), crs=STORAGE_CRS)
@@ -498,16 +424,31 @@ def _replace_village(plan, inputs, cells_v, assign_v, village_codes) -> GridPlan
     return _plan(cells, assignment, plan.params, inputs, seconds=None)
 
 
-def _plan(cells, assignment, params, inputs, *, seconds) -> GridPlan:
-    from geo.grids._check import plan_metrics
-
-    metrics = plan_metrics(cells, assignment, params)
+def _plan(
+    cells: gpd.GeoDataFrame,
+    assignment: pd.DataFrame,
+    params: PlanParams,
+    inputs: PlanInputs,
+    *,
+    seconds: float | None,
+) -> GridPlan:
+    metrics = plan_metrics(cells, assignment, params.bounds)
     metrics["seconds"] = float("nan") if seconds is None else round(seconds, 3)
     return GridPlan(
         cells=cells, assignment=assignment, metrics=metrics, params=params, inputs=inputs
     )
 
 
-def is_village_feasible(n: int, min_size: int = 30, max_size: int = 50) -> bool:
-    """Whether a village of ``n`` households can be cut into cells all within the bounds."""
-    return is_feasible(n, min_size, max_size)
+def is_village_feasible(
+    n: int,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    *,
+    bounds: CellBounds | None = None,
+) -> bool:
+    """Whether a village of ``n`` households can be cut into cells all within the bounds.
+
+    Bounds as for :func:`build_plan` (default ``CellBounds()``, 30-50 households).
+    """
+    bounds = resolve_bounds(bounds, min_size, max_size)
+    return is_feasible(n, bounds.min_size, bounds.max_size)

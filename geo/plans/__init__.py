@@ -1,38 +1,57 @@
 """Grid plans in PostGIS: save, load, edit, check, compare and publish versioned plans.
 
-The life cycle (draft -> published -> archived), the edits and why some figures are
-recomputed from the stored cells are described in :mod:`geo.plans._plans`; this file is the
-public face.
+A plan (:class:`geo.grids.GridPlan`) lives in three tables: ``grid_plan`` (one row: county,
+name, status, version, bounds, metrics, params, who changed it last), ``grid_cell`` (the cells
+as MultiPolygons in EPSG:4326 with their metrics) and ``cell_assignment`` (household ->
+cell; its primary key makes double assignment impossible).  All SQL is in
+:mod:`geo.db.plan_store`.
+
+Life cycle
+    ``draft`` (version 1 when saved, +1 with every edit) -> ``published`` (at most one per
+    county; the partial unique index ``uq_grid_plan_one_published`` enforces it) ->
+    ``archived`` (when another plan of the county is published).  Only drafts are edited;
+    :func:`copy_plan` starts a new draft from any plan.
+
+Edits are values (:class:`Move`, :class:`MovePolygon`, :class:`Split`, :class:`Merge`,
+:class:`Rebuild`) applied by :func:`edit_plan` (or the named wrappers); see
+:mod:`geo.plans._edit` for how an edit locks, re-tessellates one village and writes it back.
+
+Every function takes an SQLAlchemy ``Connection`` with a transaction open and works inside
+it; the caller commits (``with engine.begin() as conn: ...``).
+
+Files: ``_types`` (the values), ``_county`` (county, bounds, build), ``_store`` (save, load,
+list, copy, describe), ``_metrics`` (metrics from the stored cells), ``_edit`` (edits),
+``_publish`` (check, diff, publish).
 """
 
 from geo.errors import PlanError, StaleVersionError
-from geo.plans._plans import (
+from geo.plans._county import build_county_plan, county_bounds, county_code_of, default_bounds
+from geo.plans._edit import (
+    edit_plan,
+    merge_cells,
+    move_households,
+    move_households_in_polygon,
+    rebuild_village,
+    split_cell,
+)
+from geo.plans._metrics import plan_metrics_from_db
+from geo.plans._publish import check_stored_plan, diff_plans, publication_faults, publish_plan
+from geo.plans._store import copy_plan, describe_plan, list_plans, load_plan, save_plan
+from geo.plans._types import (
     CELL_TOLERANCE_M,
     DEFAULT_BOUNDS,
     METRIC_KEYS,
     OP_ARGUMENTS,
+    OP_OPTIONS,
     PLAN_OPS,
+    Edit,
     EditResult,
+    Merge,
+    Move,
+    MovePolygon,
+    Rebuild,
+    Split,
     StoredPlan,
-    build_county_plan,
-    check_stored_plan,
-    copy_plan,
-    county_code_of,
-    default_bounds,
-    describe_plan,
-    diff_plans,
-    edit_plan,
-    list_plans,
-    load_plan,
-    merge_cells,
-    move_households,
-    move_households_in_polygon,
-    plan_metrics_from_db,
-    publication_faults,
-    publish_plan,
-    rebuild_village,
-    save_plan,
-    split_cell,
 )
 
 __all__ = [
@@ -40,14 +59,22 @@ __all__ = [
     "DEFAULT_BOUNDS",
     "METRIC_KEYS",
     "OP_ARGUMENTS",
+    "OP_OPTIONS",
     "PLAN_OPS",
+    "Edit",
     "EditResult",
+    "Merge",
+    "Move",
+    "MovePolygon",
     "PlanError",
+    "Rebuild",
+    "Split",
     "StaleVersionError",
     "StoredPlan",
     "build_county_plan",
     "check_stored_plan",
     "copy_plan",
+    "county_bounds",
     "county_code_of",
     "default_bounds",
     "describe_plan",

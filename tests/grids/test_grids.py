@@ -197,6 +197,40 @@ def test_refuses_bad_bounds_and_unknown_villages():
         grids.build_plan(pd.concat([hh, hh]), None, v)
 
 
+def test_cell_bounds_are_checked_once_and_default_to_30_50():
+    assert grids.CellBounds() == grids.CellBounds(30, 50)
+    assert grids.CellBounds(np.int64(5), 8).min_size == 5
+    with pytest.raises(ConfigError, match="min_size <= max_size"):
+        grids.CellBounds(50, 30)
+    with pytest.raises(ConfigError, match="integers"):
+        grids.CellBounds(30.0, 50)
+    _, hh, v = build(35)
+    with pytest.raises(ConfigError, match="not both"):
+        grids.build_plan(hh, None, v, min_size=20, bounds=grids.CellBounds())
+    assert grids.is_village_feasible(55) is False
+    assert grids.is_village_feasible(55, bounds=grids.CellBounds(25, 30)) is True
+
+
+def test_plan_params_round_trip_their_stored_json():
+    stored = {
+        "min_size": 20,
+        "max_size": 35,
+        "county_code": "640323",
+        "seed": 3,
+        "metric_crs": "EPSG:32648",
+        "keep_natural_units": False,
+        "village_bounds": {"640323101012": [15, 25]},
+    }
+    params = grids.PlanParams.from_json(stored)
+    assert params.bounds == grids.CellBounds(20, 35)
+    assert params.bounds_for("640323101012") == grids.CellBounds(15, 25)
+    assert params.bounds_for("640323101013") == grids.CellBounds(20, 35)
+    assert params.to_json() == stored
+    assert params["village_bounds"] == {"640323101012": [15, 25]}
+    old = grids.PlanParams.from_json({"min_size": 30, "max_size": 50, "county_code": None})
+    assert (old.metric_crs, old.keep_natural_units, old.seed) == (None, True, 0)
+
+
 # --------------------------------------------------------------------------- edits
 
 

@@ -320,6 +320,33 @@ def test_bad_edits_are_clear_errors(draft: int, db: Connection, built) -> None:
     assert plans.load_plan(db, draft, attach=False).version == 1
 
 
+def test_an_unknown_edit_keyword_is_named_not_ignored(draft: int, db: Connection, built) -> None:
+    a, b = _neighbours(built)
+    with pytest.raises(ConfigError, match=r"no argument\(s\) kk; it takes cell_code, k"):
+        plans.edit_plan(db, draft, expected_version=1, op="split", by="x", cell_code=a, kk=3)
+    with pytest.raises(ConfigError, match="not both"):
+        plans.edit_plan(db, draft, plans.Merge(a, b), expected_version=1, by="x", op="merge")
+    assert plans.load_plan(db, draft, attach=False).version == 1
+
+
+def test_edits_as_values_match_the_keyword_form(draft: int, db: Connection, built) -> None:
+    a, b = _neighbours(built)
+    result = plans.edit_plan(db, draft, plans.Merge(a, b), expected_version=1, by="ana")
+    assert (result.op, result.version) == ("merge", 2)
+    village = result.village_code
+    rebuilt = plans.edit_plan(
+        db, draft, plans.Rebuild(village, grids.CellBounds(15, 25)), expected_version=2, by="ana"
+    )
+    assert rebuilt.cells["households"].between(15, 25).all()
+    stored = plans.load_plan(db, draft, attach=False)
+    assert stored.plan.params.bounds_for(village) == grids.CellBounds(15, 25)
+    # the keyword form replaces one bound and keeps the village's other one
+    again = plans.rebuild_village(db, draft, village, max_size=30, expected_version=3, by="ana")
+    assert again.cells["households"].between(15, 30).all()
+    stored = plans.load_plan(db, draft, attach=False)
+    assert stored.plan.params.village_bounds == {village: grids.CellBounds(15, 30)}
+
+
 def test_the_tiny_county_plan_publishes_despite_small_villages(conn: Connection) -> None:
     io.write_county(conn, tiny_county())
     plan = plans.build_county_plan(conn, county_code="999999")

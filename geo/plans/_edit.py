@@ -1,0 +1,324 @@
+"""Edits of a stored draft: one village locked, re-tessellated and written back.
+
+:func:`edit_plan` locks the ``grid_plan`` row (``SELECT ... FOR UPDATE``), refuses a stale
+``expected_version`` with :class:`~geo.errors.StaleVersionError` (so two planners never
+silently overwrite each other), loads only the affected village (its households, outline,
+cells and assignment), applies the pure edit of :mod:`geo.grids` (which re-tessellates that
+village), writes back that village's cells and assignments (delete + COPY), re-checks the
+village's rules and recomputes the plan metrics from the stored cell figures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from sqlalchemy import Connection
+
+from geo import grids
+from geo.db import plan_store
+from geo.db.plan_store import PlanRow
+from geo.errors import ConfigError, DataError
+from geo.grids import CellBounds, PlanParams
+from geo.plans._metrics import plan_metrics_from_db
+from geo.plans._store import params_of, require_draft
+from geo.plans._types import (
+    EDIT_TYPES,
+    OP_ARGUMENTS,
+    OP_OPTIONS,
+    PLAN_OPS,
+    Edit,
+    EditResult,
+    Merge,
+    Move,
+    MovePolygon,
+    Rebuild,
+    Split,
+)
+
+
+def edit_plan(
+    conn: Connection,
+    plan_ref: int | str,
+    edit: Edit | None = None,
+    *,
+    expected_version: int,
+    by: str,
+    county_code: str | None = None,
+    op: str | None = None,
+    **keywords: Any,
+) -> EditResult:
+    """Apply one edit to a draft plan, re-tessellating only the affected village.
+
+    Parameters
+    ----------
+    plan_ref : int or str
+        Plan id or name.
+    edit : Move, MovePolygon, Split, Merge or Rebuild
+        The edit.  The older keyword form names it by ``op`` (one of :data:`PLAN_OPS`) with
+        its fields as keywords (:data:`OP_ARGUMENTS`, optional :data:`OP_OPTIONS`):
+        ``op="move", household_codes=..., to_cell=...``; ``op="rebuild"`` takes
+        ``min_size``/``max_size`` (households) instead of ``bounds``, each replacing the
+        village's current bound where given.
+    expected_version : int
+        The version the edit was made against; anything else is refused.
+    by : str
+        Who makes the edit (stored as ``updated_by``).
+    county_code : str, optional
+        Needed only when plans of several counties share the name.
+
+    Returns
+    -------
+    EditResult
+
+    Raises
+    ------
+    StaleVersionError
+        ``expected_version`` is not the stored version (the message says the current version,
+        who changed it last and when).
+    PlanError
+        The plan is not a draft.
+    ConfigError
+        Unknown ``op``, unknown or missing keywords, both an edit and ``op``, bad bounds.
+    DataError
+        Unknown households or cells, households of another village, cells not adjacent ...
+    """
+    started = time.perf_counter()
+    _check_request(edit, op, keywords)
+    row = _lock_draft(conn, plan_ref, expected_version, county_code=county_code)
+    params = params_of(row)
+    if edit is None:
+        edit = _edit_from_keywords(op, keywords, params)
+    village = _village_of_edit(conn, row.id, edit)
+    bounds = params.bounds_for(village)
+    if isinstance(edit, Rebuild):
+        bounds = edit.bounds or bounds
+        params = params.with_village_bounds(village, bounds)
+    sub = _village_plan(conn, row.id, village, replace(params, bounds=bounds, village_bounds={}))
+    new = _apply(sub, edit)
+    violations = grids.check_plan(new, new.inputs.households, villages=new.inputs.villages)
+    plan_store.replace_village_rows(conn, row.id, village, new.cells, new.assignment)
+    metrics = plan_metrics_from_db(conn, row.id, params=params)
+    version = plan_store.bump_version(conn, row.id, by=by, metrics=metrics, params=params.to_json())
+    return EditResult(
+        plan_id=int(row.id),
+        version=version,
+        op=edit.op,
+        village_code=village,
+        metrics=metrics,
+        village_metrics={k: v for k, v in new.metrics.items() if k != "seconds"},
+        violations=violations,
+        cells=new.cells,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def move_households(
+    conn: Connection,
+    plan_ref: int | str,
+    household_codes: Iterable[str],
+    to_cell: str,
+    *,
+    expected_version: int,
+    by: str,
+) -> EditResult:
+    """Move households (by code) into ``to_cell`` of the same village; see :func:`edit_plan`."""
+    edit = Move(tuple(household_codes), to_cell)
+    return edit_plan(conn, plan_ref, edit, expected_version=expected_version, by=by)
+
+
+def move_households_in_polygon(
+    conn: Connection,
+    plan_ref: int | str,
+    polygon: shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame,
+    to_cell: str,
+    *,
+    expected_version: int,
+    by: str,
+) -> EditResult:
+    """Move the households of ``to_cell``'s village inside ``polygon`` (EPSG:4326 if shapely)."""
+    edit = MovePolygon(polygon, to_cell)
+    return edit_plan(conn, plan_ref, edit, expected_version=expected_version, by=by)
+
+
+def split_cell(
+    conn: Connection,
+    plan_ref: int | str,
+    cell_code: str,
+    k: int = 2,
+    *,
+    expected_version: int,
+    by: str,
+) -> EditResult:
+    """Split a cell into ``k`` balanced parts; see :func:`edit_plan`."""
+    edit = Split(cell_code, k)
+    return edit_plan(conn, plan_ref, edit, expected_version=expected_version, by=by)
+
+
+def merge_cells(
+    conn: Connection, plan_ref: int | str, a: str, b: str, *, expected_version: int, by: str
+) -> EditResult:
+    """Merge two adjacent cells of one village; see :func:`edit_plan`."""
+    return edit_plan(conn, plan_ref, Merge(a, b), expected_version=expected_version, by=by)
+
+
+def rebuild_village(
+    conn: Connection,
+    plan_ref: int | str,
+    village_code: str,
+    *,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    bounds: CellBounds | None = None,
+    expected_version: int,
+    by: str,
+) -> EditResult:
+    """Regenerate one village's cells, optionally with other bounds; see :func:`edit_plan`.
+
+    ``bounds``, or ``min_size``/``max_size`` (households) replacing the village's current
+    bounds where given; remembered for the village.
+    """
+    if bounds is not None:
+        if min_size is not None or max_size is not None:
+            raise ConfigError("give either bounds=CellBounds(...) or min_size/max_size, not both")
+        edit = Rebuild(village_code, bounds)
+        return edit_plan(conn, plan_ref, edit, expected_version=expected_version, by=by)
+    return edit_plan(
+        conn,
+        plan_ref,
+        expected_version=expected_version,
+        by=by,
+        op="rebuild",
+        village_code=village_code,
+        min_size=min_size,
+        max_size=max_size,
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_request(edit: Edit | None, op: str | None, keywords: dict[str, Any]) -> None:
+    """ConfigError for an edit that cannot be understood (before anything is locked)."""
+    if edit is not None:
+        if op is not None or keywords:
+            given = ", ".join(["op", *keywords] if op is not None else keywords)
+            raise ConfigError(f"give an edit or op= with keywords, not both (also got {given})")
+        if not isinstance(edit, EDIT_TYPES):
+            names = ", ".join(t.__name__ for t in EDIT_TYPES)
+            raise ConfigError(f"unknown edit {edit!r}; expected one of {names}")
+        return
+    if op not in PLAN_OPS:
+        raise ConfigError(f"unknown edit {op!r}; expected one of {', '.join(PLAN_OPS)}")
+    allowed = OP_ARGUMENTS[op] + OP_OPTIONS[op]
+    unknown = [k for k in keywords if k not in allowed]
+    if unknown:
+        raise ConfigError(
+            f"edit {op!r} takes no argument(s) {', '.join(unknown)}; it takes {', '.join(allowed)}"
+        )
+    missing = [a for a in OP_ARGUMENTS[op] if a not in keywords]
+    if missing:
+        raise ConfigError(f"edit {op!r} needs argument(s) {', '.join(missing)}")
+
+
+def _edit_from_keywords(op: str, keywords: dict[str, Any], params: PlanParams) -> Edit:
+    """The edit dataclass of the keyword form (checked by :func:`_check_request`)."""
+    if op == "move":
+        return Move(tuple(keywords["household_codes"]), keywords["to_cell"])
+    if op == "move_polygon":
+        return MovePolygon(keywords["polygon"], keywords["to_cell"])
+    if op == "split":
+        return Split(keywords["cell_code"], int(keywords.get("k", 2)))
+    if op == "merge":
+        return Merge(keywords["a"], keywords["b"])
+    village = str(keywords["village_code"])
+    lo, hi = keywords.get("min_size"), keywords.get("max_size")
+    if lo is None and hi is None:
+        return Rebuild(village)
+    lo, hi = (None if v is None else int(v) for v in (lo, hi))
+    return Rebuild(village, params.bounds_for(village).with_sizes(lo, hi))
+
+
+def _lock_draft(
+    conn: Connection, plan_ref: int | str, expected_version: int, *, county_code: str | None
+) -> PlanRow:
+    if expected_version is None:
+        raise ConfigError("an edit needs expected_version (the plan version it was made on)")
+    row = plan_store.find_plan(conn, plan_ref, county_code=county_code, lock=True)
+    require_draft(row, expected_version, action="edited")
+    return row
+
+
+def _village_of_edit(conn: Connection, plan_id: int, edit: Edit) -> str:
+    """The one village an edit touches (and early, clear errors for cross-village edits)."""
+    if isinstance(edit, Rebuild):
+        code = str(edit.village_code)
+        if plan_store.village_household_count(conn, code) == 0:
+            raise DataError(f"village {code!r} has no households in the database")
+        return code
+    if isinstance(edit, Merge):
+        found = plan_store.cell_villages(conn, plan_id, [edit.a, edit.b])
+        va, vb = found[edit.a], found[edit.b]
+        if va != vb:
+            raise DataError(
+                f"cells {edit.a} and {edit.b} are in different villages ({va}, {vb}); "
+                "cells never cross a village boundary"
+            )
+        return va
+    if isinstance(edit, Split):
+        return plan_store.cell_villages(conn, plan_id, [edit.cell_code])[edit.cell_code]
+    village = plan_store.cell_villages(conn, plan_id, [edit.to_cell])[edit.to_cell]
+    if isinstance(edit, Move):
+        _check_movers(conn, [str(c) for c in edit.household_codes], village, edit.to_cell)
+    return village
+
+
+def _check_movers(conn: Connection, codes: list[str], village: str, to_cell: str) -> None:
+    if not codes:
+        raise DataError("no households to move")
+    where = plan_store.household_villages(conn, codes)
+    unknown = [c for c in codes if c not in where]
+    if unknown:
+        raise DataError(f"unknown household(s): {', '.join(unknown[:10])}")
+    other = [c for c in codes if where[c] != village]
+    if other:
+        raise DataError(
+            f"households {', '.join(other[:10])} are not in village {village} of cell "
+            f"{to_cell}; cells never cross a village boundary"
+        )
+
+
+def _apply(sub: grids.GridPlan, edit: Edit) -> grids.GridPlan:
+    """The pure edit of :mod:`geo.grids` on the village plan ``sub`` (bounds in its params)."""
+    if isinstance(edit, Move):
+        return grids.move_households(sub, list(edit.household_codes), edit.to_cell)
+    if isinstance(edit, MovePolygon):
+        picked = grids.households_in_polygon(sub.inputs.households, edit.polygon)
+        if picked.empty:
+            raise DataError(f"no household of cell {edit.to_cell}'s village in the polygon")
+        return grids.move_households(sub, picked.tolist(), edit.to_cell)
+    if isinstance(edit, Split):
+        return grids.split_cell(sub, edit.cell_code, int(edit.k))
+    if isinstance(edit, Merge):
+        return grids.merge_cells(sub, edit.a, edit.b)
+    return grids.rebuild_village(sub, str(edit.village_code))
+
+
+def _village_plan(
+    conn: Connection, plan_id: int, village: str, params: PlanParams
+) -> grids.GridPlan:
+    """One village of a stored plan as a GridPlan with its inputs attached.
+
+    ``params`` are the village's: its bounds, no per-village table.
+    """
+    households = plan_store.village_households(conn, village)
+    villages = plan_store.village_outline(conn, village)
+    if villages.empty:
+        raise DataError(f"unknown village {village!r}")
+    cells = plan_store.read_cells(conn, plan_id, village=village)
+    assignment = plan_store.assignment_for(conn, plan_id, households)
+    return grids.GridPlan(cells, assignment, {}, params).attach(households, villages)

@@ -1,0 +1,102 @@
+"""Check, compare and publish stored plans."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pyproj import CRS
+from sqlalchemy import Connection
+
+from geo import grids
+from geo.db import io, plan_store
+from geo.db.plan_store import PlanRow
+from geo.errors import DataError, PlanError
+from geo.plans._store import load_plan, params_of, require_draft
+from geo.plans._types import CELL_TOLERANCE_M, StoredPlan
+
+
+def check_stored_plan(
+    conn: Connection, plan_ref: int | str, *, county_code: str | None = None
+) -> tuple[StoredPlan, pd.DataFrame]:
+    """Load a plan with its county and list its rule violations (:func:`geo.grids.check_plan`).
+
+    Returns
+    -------
+    (StoredPlan, DataFrame)
+        The plan and its violations (``rule``, ``cell_code``, ``household_code``,
+        ``detail``; empty when clean).
+    """
+    stored = load_plan(conn, plan_ref, county_code=county_code, attach=True)
+    plan = stored.plan
+    return stored, grids.check_plan(plan, plan.inputs.households, villages=plan.inputs.villages)
+
+
+def diff_plans(
+    conn: Connection, a: int | str, b: int | str, *, county_code: str | None = None
+) -> grids.PlanDiff:
+    """What changed from plan ``a`` to plan ``b`` (:func:`geo.grids.plan_diff`)."""
+    pa = load_plan(conn, a, county_code=county_code, attach=False)
+    pb = load_plan(conn, b, county_code=county_code, attach=False)
+    return grids.plan_diff(pa.plan, pb.plan)
+
+
+def publication_faults(conn: Connection, plan_id: int) -> list[str]:
+    """Why plan ``plan_id`` cannot be published (empty list: it can), checked in SQL.
+
+    Every household of the county must have exactly one assignment in the plan, in a cell
+    of its own village, and every cell must lie inside its village.  The last check is
+    ``ST_CoveredBy`` in the plan's metric CRS (the UTM zone the cells were cut in, from
+    ``params.metric_crs``) with a tolerance of :data:`CELL_TOLERANCE_M` metres: a long
+    straight village edge is straight in that CRS, not in EPSG:4326, so checking in degrees
+    would refuse slivers that are artefacts of the storage CRS.
+    """
+    row = plan_store.find_plan(conn, plan_id)
+    return plan_store.publication_faults(
+        conn,
+        row.id,
+        county_code=row.county_code,
+        srid=_metric_srid(conn, row),
+        tolerance_m=CELL_TOLERANCE_M,
+    )
+
+
+def _metric_srid(conn: Connection, row: PlanRow) -> int:
+    """EPSG code of the plan's metric CRS (else the UTM zone of its county)."""
+    name = params_of(row).metric_crs
+    if name is None:
+        county = io.read_admin(conn, "county", under=row.county_code)
+        return int(grids.metric_crs(county).to_epsg())
+    epsg = CRS.from_user_input(name).to_epsg()
+    if epsg is None:
+        raise DataError(f"plan {row.name!r} has a metric CRS without an EPSG code: {name}")
+    return int(epsg)
+
+
+def publish_plan(
+    conn: Connection,
+    plan_ref: int | str,
+    *,
+    by: str,
+    expected_version: int | None = None,
+    county_code: str | None = None,
+) -> int | None:
+    """Publish a draft, archiving the county's previously published plan.
+
+    Returns
+    -------
+    int or None
+        Id of the plan archived, or None if the county had no published plan.
+
+    Raises
+    ------
+    PlanError
+        The plan is not a draft, or has households unassigned or assigned twice, or cells
+        outside their village (the message names the first ones and how many).
+    StaleVersionError
+        ``expected_version`` given and not the stored version.
+    """
+    row = plan_store.find_plan(conn, plan_ref, county_code=county_code, lock=True)
+    require_draft(row, expected_version, action="published")
+    faults = publication_faults(conn, row.id)
+    if faults:
+        raise PlanError(f"plan {row.name!r} cannot be published: " + "; ".join(faults))
+    return plan_store.publish_row(conn, row.id, county_code=row.county_code, by=by)
