@@ -1,75 +1,225 @@
-"""What every dashboard page shares: the engine, cached queries, the county selector.
+"""What every dashboard page shares: the engine, cached queries, the error boundary, the
+county selector.
 
 Pages stay presentation only: they call these helpers and ``geo`` and draw the result.
 """
 
 from __future__ import annotations
 
+import html
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
+from scipy import sparse
+from sqlalchemy import Engine, create_engine
+from sqlalchemy import exc as sa_exc
 
-from geo import privacy
+from geo import hotspots, maps, wall
 from geo.db import io, queries
-from geo.db.session import get_engine
+from geo.db.session import normalise_url
 from geo.settings import get_settings
 
 TTL = get_settings().cache_ttl_s
+log = logging.getLogger("wangge.dashboards")
+
+#: What to run on a database without a county (or without Wangge's tables).
+EMPTY_HINT = "Run `make demo` (or `wangge demo`) to load the demo county and its incidents."
 
 
 @st.cache_resource
 def engine() -> Engine:
-    """The database engine (one per server process)."""
-    return get_engine()
+    """The database engine (one per server process).
+
+    A short connect timeout: a wall whose database is away says so within seconds instead
+    of waiting for the operating system's TCP timeout.
+    """
+    url = normalise_url(get_settings().url)
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 4})
 
 
-@st.cache_data(ttl=TTL)
+# ------------------------------------------------------------------------- the error boundary
+
+
+def problem(exc: BaseException) -> str:
+    """One line for a page, saying what is wrong and what to do, never a path or a trace."""
+    if isinstance(exc, sa_exc.ProgrammingError) and "does not exist" in str(exc.orig):
+        return f"The database has no Wangge tables yet. {EMPTY_HINT}"
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return "The database is unreachable; this page retries by itself."
+    if isinstance(exc, sa_exc.DBAPIError):
+        return f"The database refused a query ({type(exc.orig).__name__})."
+    return f"This page could not be drawn ({type(exc).__name__}); the server log has details."
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached (rather than a bad query)."""
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
+
+
+@contextmanager
+def error_boundary() -> Iterator[None]:
+    """The one error boundary: an exception becomes one calm line on the page.
+
+    Streamlit's own control flow (``st.stop``, ``st.rerun``) derives from BaseException and
+    passes through. The full traceback goes to the server log only.
+    """
+    try:
+        yield
+    except Exception as exc:
+        log.warning("page error: %s", problem(exc), exc_info=True)
+        st.warning(problem(exc), icon="⚠️")
+
+
+def text(value: object) -> str:
+    """``value`` escaped for the few places that take HTML (``st.html``): shown as text."""
+    return html.escape(str(value), quote=True)
+
+
+# --------------------------------------------------------------------------- cached queries
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def counties() -> pd.DataFrame:
     return queries.county_codes(engine())
 
 
-@st.cache_data(ttl=TTL)
+@st.cache_data(ttl=TTL, show_spinner=False)
 def counts() -> pd.DataFrame:
     return io.counts_by_level(engine())
 
 
-@st.cache_data(ttl=TTL)
+@st.cache_data(ttl=TTL, show_spinner=False)
 def unit_summary(level: str, county_code: str) -> gpd.GeoDataFrame:
     return queries.unit_summary(engine(), level, county_code)
 
 
-@st.cache_data(ttl=TTL)
-def wall_units(county_code: str) -> gpd.GeoDataFrame:
-    """Wall map units with small counts suppressed (see geo.db.queries.wall_units)."""
-    units = queries.wall_units(engine(), county_code)
-    k = get_settings().suppress_below
-    return privacy.suppress_small(
-        units, k=k, columns=["households", "residents", "incidents", "incidents_per_100"]
-    )
+@dataclass(frozen=True)
+class WallShapes:
+    """The wall map's geometry of one plan: units, townships and their weights."""
+
+    key: str
+    units: gpd.GeoDataFrame
+    townships: gpd.GeoDataFrame
+    weights: sparse.csr_matrix
 
 
-@st.cache_data(ttl=TTL)
-def wall_map_html(county_code: str, value: str, label: str) -> str:
-    """The wall's map as one HTML document, built once per refresh period.
+@st.cache_data(ttl=TTL, show_spinner=False)
+def wall_plan_key(county_code: str) -> str:
+    """Which geometry the wall draws: ``plan:<id>`` or ``villages:<county>``."""
+    plan_id = queries.published_plan_id(engine(), county_code)
+    return f"plan:{plan_id}" if plan_id is not None else f"villages:{county_code}"
 
-    Building the folium map of ~1,800 cells and rendering it costs ~0.5 s: cached, every
-    wall and every reload within the period gets the same document.
-    """
-    from geo import maps
 
-    m = maps.wall_map(
-        wall_units(county_code),
-        value,
-        label=label,
-        outline_frame=unit_summary("township", county_code),
-    )
+@st.cache_resource(max_entries=4, show_spinner=False)
+def wall_shapes(county_code: str, key: str) -> WallShapes:
+    """The geometry of plan ``key`` (read once per plan, kept for the server's life)."""
+    units = queries.wall_unit_shapes(engine(), county_code)
+    townships = queries.unit_summary(engine(), "township", county_code)
+    return WallShapes(key, units, townships, hotspots.build_weights(units, weights="queen"))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def wall_map_document(county_code: str, key: str) -> str:
+    """The wall's map as one HTML document per plan: geometry only, the values come later."""
+    shapes = wall_shapes(county_code, key)
+    m = maps.wall_map(shapes.units, townships=shapes.townships, plan_key=key)
     return maps.map_html(m)
 
 
-@st.cache_data(ttl=TTL)
-def platform_board(county_code: str) -> pd.DataFrame:
-    return queries.platform_board(engine(), county_code)
+@dataclass(frozen=True)
+class WallFigures:
+    """Everything the wall shows for one period, small counts already blanked."""
+
+    county: str
+    key: str
+    period: wall.Period
+    households: float
+    residents: float
+    units: int
+    unit_kind: str
+    headline: dict[str, Any]
+    board: pd.DataFrame
+    weekly: pd.DataFrame
+    chain: pd.DataFrame
+    values: dict
+    hot_cells: int
+    cold_cells: int
+    read_at: datetime
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def wall_figures(county_code: str, end_iso: str) -> WallFigures:
+    """The wall's figures for the period ending at ``end_iso``, all from one database visit."""
+    k = get_settings().suppress_below
+    period = wall.period_ending(datetime.fromisoformat(end_iso), step_s=1)
+    con = engine()
+    key = wall_plan_key(county_code)
+    shapes = wall_shapes(county_code, key)
+    unit_counts = queries.wall_unit_counts(con, county_code, start=period.start, end=period.end)
+    aligned = shapes.units[["code"]].merge(unit_counts, on="code", how="left").fillna(0)
+    hot = wall.unit_hotspots(aligned, shapes.weights, k=k)
+    row = counts().set_index("county_code").loc[county_code]
+    headline = queries.wall_headline(con, county_code, start=period.start, end=period.end)
+    headline = wall.suppress_counts(headline, ["reported", "open", "overdue", "resolved"], k=k)
+    board = queries.platform_board(con, county_code, start=period.start, end=period.end)
+    board = wall.suppress_counts(board, ["reported", "open", "overdue", "resolved"], k=k)
+    board.loc[board["reported"].isna(), "resolved_share"] = float("nan")
+    weekly = queries.platform_weekly(con, county_code, end=period.end, weeks=8)
+    weekly = wall.suppress_counts(weekly, ["reported"], k=k)
+    chain = queries.chain_stages(con, county_code, start=period.start, end=period.end)
+    chain = wall.suppress_counts(chain, ["cases", "overdue"], k=k)
+    households = wall.suppress_counts(
+        pd.DataFrame({"households": [row["households"]], "residents": [row["residents"]]}),
+        ["households", "residents"],
+        k=k,
+    ).iloc[0]
+    return WallFigures(
+        county=str(row["county"]),
+        key=key,
+        period=period,
+        households=households["households"],
+        residents=households["residents"],
+        units=len(shapes.units),
+        unit_kind="cell" if key.startswith("plan:") else "village",
+        headline=headline.iloc[0].to_dict(),
+        board=board,
+        weekly=weekly,
+        chain=chain,
+        values=maps.hotspot_values(hot, plan_key=key),
+        hot_cells=int(hot["gi_bin"].fillna(0).gt(0).sum()),
+        cold_cells=int(hot["gi_bin"].fillna(0).lt(0).sum()),
+        read_at=datetime.now().astimezone(),
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def last_good() -> dict[str, WallFigures]:
+    """The last figures read per county, kept by the server so a wall (or a reload of it)
+    keeps showing them while the database is away."""
+    return {}
+
+
+def latest_wall(
+    county_code: str, make: Callable[[], WallFigures]
+) -> tuple[WallFigures | None, str]:
+    """The wall's figures now, or the last good ones and the one-line reason why not."""
+    try:
+        figures = make()
+    except Exception as exc:
+        log.warning("wall: %s", problem(exc), exc_info=not is_unreachable(exc))
+        return last_good().get(county_code), problem(exc)
+    last_good()[county_code] = figures
+    return figures, ""
+
+
+# ------------------------------------------------------------------------- state and frame
 
 
 def init_state() -> None:
@@ -77,16 +227,28 @@ def init_state() -> None:
     st.session_state.setdefault("county_code", None)
 
 
-def county_selector() -> str | None:
-    """The county chosen in the sidebar (the only one, when there is one)."""
+def kiosk() -> bool:
+    """Whether the page was opened as a kiosk (``?kiosk=1``): no sidebar, no chrome."""
+    return st.query_params.get("kiosk", "0") not in ("0", "", "false", "no")
+
+
+def county_selector(*, sidebar: bool = True) -> str | None:
+    """The county chosen in the sidebar (the only one, when there is one).
+
+    With ``sidebar=False`` (the kiosk wall) the county comes from ``?county=<code>`` or is
+    the first one; nothing is drawn.
+    """
     init_state()
     available = counties()
     if available.empty:
         return None
     labels = {r.code: f"{r.name} ({r.code})" for r in available.itertuples()}
     codes = list(labels)
-    current = st.session_state["county_code"]
+    current = st.query_params.get("county") or st.session_state["county_code"]
     index = codes.index(current) if current in codes else 0
+    if not sidebar:
+        st.session_state["county_code"] = codes[index]
+        return codes[index]
     chosen = st.sidebar.selectbox("County 县", codes, index=index, format_func=labels.get)
     st.session_state["county_code"] = chosen
     return chosen

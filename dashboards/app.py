@@ -1,4 +1,9 @@
-"""Wangge dashboards: one entry point that declares the pages (``streamlit run`` this file)."""
+"""Wangge dashboards: one entry point that declares the pages (``streamlit run`` this file).
+
+It holds the shared frame: page set-up, the navigation (hidden on a kiosk wall,
+``?kiosk=1``), and the one error boundary around every page, so that however the app was
+started no traceback or server path reaches a browser.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,27 @@ import streamlit as st
 # streamlit was started.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-st.set_page_config(page_title="Wangge 网格", page_icon=":material/grid_on:", layout="wide")
+from dashboards import _shared
+
+# Errors never show details in the browser, whatever the command line said; pages still
+# catch them first (``_shared.error_boundary``) and say what to do in one line.
+st.set_option("client.showErrorDetails", "none")
+st.set_option("client.toolbarMode", "viewer")
+
+kiosk = _shared.kiosk()
+# An emoji favicon is drawn by the browser itself (a data: URL); a ":material/...:" icon
+# would be fetched from fonts.gstatic.com, and a wall's network may be closed.
+st.set_page_config(
+    page_title="Wangge 网格",
+    page_icon="🗺️",
+    layout="wide",
+    initial_sidebar_state="collapsed" if kiosk else "auto",
+)
 
 pages = [
-    st.Page("views/overview.py", title="County overview", icon=":material/map:", default=True),
-    st.Page("views/wall.py", title="Command-centre wall", icon=":material/tv:", url_path="wall"),
+    st.Page("views/overview.py", title="County overview", icon="🏘️", default=True),
+    st.Page("views/wall.py", title="Command-centre wall", icon="📺", url_path="wall"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages, position="hidden" if kiosk else "sidebar")
+with _shared.error_boundary():
+    page.run()

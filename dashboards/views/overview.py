@@ -11,11 +11,12 @@ from geo import maps
 st.title("County overview 县域总览")
 county_code = _shared.county_selector()
 if county_code is None:
-    st.warning("No county in the database yet. Run `wangge synth --profile yanchi`.")
+    st.info(f"No county in the database yet. {_shared.EMPTY_HINT}")
     st.stop()
 
 row = _shared.counts().set_index("county_code").loc[county_code]
-st.subheader(f"{row['county']} — four-level grid")
+# A county's name is data: shown as text, never as Markdown or HTML.
+st.html(f'<h3 class="wg-county">{_shared.text(row["county"])} — four-level grid</h3>')
 columns = st.columns(5)
 for column, (label, value) in zip(
     columns,

@@ -6,6 +6,8 @@ public and wall views once small counts are suppressed with :func:`geo.privacy.s
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
@@ -128,77 +130,239 @@ def published_plan_id(con: Connection | Engine, county_code: str) -> int | None:
     return None if row.empty else int(row["id"].iloc[0])
 
 
-def wall_units(con: Connection | Engine, county_code: str, *, days: int = 30) -> gpd.GeoDataFrame:
-    """The wall display's map units with aggregates (EPSG:4326).
+#: Incident states in which the work is done (the due time no longer runs); mirrors
+#: ``geo.incidents.DONE_STATES`` (geo.db never imports the analysis modules).
+_DONE = "'resolved', 'fed_back', 'closed'"
 
-    The cells of the county's published plan when there is one, else its villages. Columns:
-    code, name, unit ('cell' or 'village'), households, residents, incidents (reported in
-    the last ``days`` days, placed by the cell/village at report time), incidents_per_100
-    (per 100 households), geometry.  Aggregates only; suppress small counts before showing.
+#: Where an open case waits on the escalation chain (worker -> township -> department ->
+#: feedback), by its status: ``reported`` (the worker blew the whistle, nobody took it yet),
+#: ``accepted``/``returned``/``reopened``/``escalated`` (with the township or the centre to
+#: route), ``dispatched``/``in_progress`` (with a department), ``resolved`` (waiting for the
+#: result to be fed back).
+CHAIN_STAGES = (
+    ("worker", ("reported",)),
+    ("township", ("accepted", "returned", "reopened", "escalated")),
+    ("department", ("dispatched", "in_progress")),
+    ("feedback", ("resolved",)),
+)
+
+
+def wall_unit_shapes(con: Connection | Engine, county_code: str) -> gpd.GeoDataFrame:
+    """The wall map's units, geometry only: the published plan's cells, else the villages.
+
+    Columns: code, name, unit ('cell' or 'village'), plan_id (None for villages), geometry
+    (EPSG:4326), ordered by code. Changes only when a plan is published.
     """
     plan_id = published_plan_id(con, county_code)
-    incidents = """
-        SELECT {key} AS code, count(*) AS incidents FROM incident
-        WHERE reported_at >= now() - make_interval(days => :days)
-          AND township_code LIKE :county {plan_filter}
-        GROUP BY 1
-    """
     if plan_id is not None:
-        query = f"""
-            WITH inc AS ({incidents.format(key="cell_code", plan_filter="AND plan_id = :plan")})
-            SELECT g.code, g.code AS name, 'cell' AS unit, g.households, g.residents,
-                   coalesce(inc.incidents, 0) AS incidents, g.geom
-            FROM grid_cell g LEFT JOIN inc ON inc.code = g.code
-            WHERE g.plan_id = :plan ORDER BY g.code
-        """
+        query = (
+            "SELECT code, code AS name, 'cell' AS unit, plan_id, geom FROM grid_cell "
+            "WHERE plan_id = :plan ORDER BY code"
+        )
     else:
-        query = f"""
-            WITH inc AS ({incidents.format(key="village_code", plan_filter="")}),
-            hh AS (SELECT village_code AS code, count(*) AS households,
-                          sum(residents) AS residents
-                   FROM household WHERE code LIKE :county GROUP BY 1)
-            SELECT u.code, u.name, 'village' AS unit, coalesce(hh.households, 0) AS households,
-                   coalesce(hh.residents, 0) AS residents,
-                   coalesce(inc.incidents, 0) AS incidents, u.geom
-            FROM admin_unit u LEFT JOIN hh ON hh.code = u.code
-            LEFT JOIN inc ON inc.code = u.code
-            WHERE u.level = 'village' AND u.code LIKE :county ORDER BY u.code
+        query = (
+            "SELECT code, name, 'village' AS unit, CAST(NULL AS integer) AS plan_id, geom "
+            "FROM admin_unit WHERE level = 'village' AND code LIKE :county ORDER BY code"
+        )
+    return read_frame(con, query, params={"county": f"{county_code}%", "plan": plan_id})
+
+
+def wall_unit_counts(
+    con: Connection | Engine, county_code: str, *, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """Households, residents and incidents per wall unit (see :func:`wall_unit_shapes`).
+
+    Incidents are those reported in ``[start, end)`` in the county, counted in the unit of
+    the *current* published plan that holds their point (``ST_Intersects``; a point on a
+    shared edge goes to one unit, the first by code), so the counts follow the grid when a
+    new plan is published and sum to :func:`wall_headline`'s ``reported`` for the same
+    period (except incidents outside every unit). Households and residents are the cell's
+    (or, for villages, summed by village code).
+
+    Columns: code, households, residents, incidents; ordered by code.  Aggregates only;
+    suppress small counts before showing.
+    """
+    plan_id = published_plan_id(con, county_code)
+    if plan_id is not None:
+        units = "SELECT code, households, residents, geom FROM grid_cell WHERE plan_id = :plan"
+        hit = "SELECT g.code FROM grid_cell g WHERE g.plan_id = :plan"
+    else:
+        hit = "SELECT g.code FROM admin_unit g WHERE g.level = 'village' AND g.code LIKE :county"
+        units = """
+            SELECT u.code, coalesce(hh.households, 0) AS households,
+                   coalesce(hh.residents, 0) AS residents, u.geom
+            FROM admin_unit u LEFT JOIN (
+                SELECT village_code, count(*) AS households, sum(residents) AS residents
+                FROM household WHERE code LIKE :county GROUP BY 1
+            ) hh ON hh.village_code = u.code
+            WHERE u.level = 'village' AND u.code LIKE :county
         """
-    frame = read_frame(
-        con, query, params={"county": f"{county_code}%", "days": days, "plan": plan_id}
-    )
+    query = f"""
+        WITH u AS ({units}),
+        inc AS (
+            SELECT hit.code, count(*) AS incidents
+            FROM incident i
+            CROSS JOIN LATERAL (
+                {hit} AND ST_Intersects(g.geom, i.geom) ORDER BY g.code LIMIT 1
+            ) hit
+            WHERE i.township_code LIKE :county
+              AND i.reported_at >= :start AND i.reported_at < :end
+            GROUP BY 1
+        )
+        SELECT u.code, u.households, u.residents, coalesce(inc.incidents, 0) AS incidents
+        FROM u LEFT JOIN inc ON inc.code = u.code
+        ORDER BY u.code
+    """
+    params = {"county": f"{county_code}%", "plan": plan_id, "start": start, "end": end}
+    return pd.read_sql(text(query), con, params=params)
+
+
+def wall_units(
+    con: Connection | Engine,
+    county_code: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    days: int = 30,
+) -> gpd.GeoDataFrame:
+    """The wall's map units with their counts: :func:`wall_unit_shapes` joined with
+    :func:`wall_unit_counts` over ``[start, end)`` (default: the last ``days`` days).
+
+    Columns: code, name, unit, plan_id, households, residents, incidents,
+    incidents_per_100 (per 100 households), geometry (EPSG:4326).
+    """
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=days)
+    shapes = wall_unit_shapes(con, county_code)
+    counts = wall_unit_counts(con, county_code, start=start, end=end)
+    frame = shapes.merge(counts, on="code", how="left")
     per_100 = 100.0 * frame["incidents"] / frame["households"].where(frame["households"] > 0)
     return frame.assign(incidents_per_100=per_100.round(2))
 
 
-def platform_board(con: Connection | Engine, county_code: str, *, days: int = 7) -> pd.DataFrame:
-    """ "One centre, N platforms": every platform with its incidents of the last ``days`` days.
+def wall_headline(
+    con: Connection | Engine, county_code: str, *, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """One row: incidents reported in ``[start, end)`` in the county, how many of them are
+    still open now (not resolved, fed back or closed), overdue now, and resolved (done).
+    """
+    query = f"""
+        SELECT count(*) AS reported,
+               count(*) FILTER (WHERE status NOT IN ({_DONE})) AS open,
+               count(*) FILTER (WHERE status NOT IN ({_DONE}) AND due_at < now()) AS overdue,
+               count(*) FILTER (WHERE status IN ({_DONE})) AS resolved
+        FROM incident
+        WHERE township_code LIKE :county AND reported_at >= :start AND reported_at < :end
+    """
+    return pd.read_sql(
+        text(query), con, params={"county": f"{county_code}%", "start": start, "end": end}
+    )
+
+
+def platform_board(
+    con: Connection | Engine,
+    county_code: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    days: int = 7,
+) -> pd.DataFrame:
+    """ "One centre, N platforms": every platform with its incidents reported in
+    ``[start, end)`` (default: the last ``days`` days).
 
     Columns: platform_code, platform (name), reported, open (not yet resolved, fed back or
-    closed), overdue (open past due now), resolved_share (0..1, None without incidents).
-    Every platform of the ``platform`` table appears, with zeros when it had no incident.
+    closed), overdue (open past due now), resolved (done), resolved_share (0..1, None
+    without incidents). Every platform of the ``platform`` table appears, with zeros when
+    it had no incident.
     """
-    query = """
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=days)
+    query = f"""
         WITH inc AS (
             SELECT platform_code, count(*) AS reported,
-                   count(*) FILTER (WHERE status NOT IN ('resolved', 'fed_back', 'closed'))
-                       AS open,
-                   count(*) FILTER (WHERE status NOT IN ('resolved', 'fed_back', 'closed')
-                                    AND due_at < now()) AS overdue,
-                   count(*) FILTER (WHERE status IN ('resolved', 'fed_back', 'closed'))
-                       AS done
+                   count(*) FILTER (WHERE status NOT IN ({_DONE})) AS open,
+                   count(*) FILTER (WHERE status NOT IN ({_DONE}) AND due_at < now())
+                       AS overdue,
+                   count(*) FILTER (WHERE status IN ({_DONE})) AS done
             FROM incident
-            WHERE reported_at >= now() - make_interval(days => :days)
+            WHERE reported_at >= :start AND reported_at < :end
               AND township_code LIKE :county
             GROUP BY 1
         )
         SELECT p.code AS platform_code, p.name AS platform,
                coalesce(inc.reported, 0) AS reported, coalesce(inc.open, 0) AS open,
-               coalesce(inc.overdue, 0) AS overdue,
+               coalesce(inc.overdue, 0) AS overdue, coalesce(inc.done, 0) AS resolved,
                CAST(inc.done AS float) / nullif(inc.reported, 0) AS resolved_share
         FROM platform p LEFT JOIN inc ON inc.platform_code = p.code ORDER BY p.code
     """
-    return pd.read_sql(text(query), con, params={"county": f"{county_code}%", "days": days})
+    return pd.read_sql(
+        text(query), con, params={"county": f"{county_code}%", "start": start, "end": end}
+    )
+
+
+def platform_weekly(
+    con: Connection | Engine, county_code: str, *, end: datetime, weeks: int = 8
+) -> pd.DataFrame:
+    """Incidents reported per platform in each of the ``weeks`` 7-day weeks ending at ``end``.
+
+    Columns: platform_code, week (0 = oldest .. weeks-1 = the week ending at ``end``),
+    reported. Every platform and week appears (zeros included).
+    """
+    query = """
+        WITH w AS (SELECT generate_series(0, :weeks - 1) AS week),
+        inc AS (
+            SELECT platform_code,
+                   :weeks - 1 - floor(extract(epoch FROM CAST(:end AS timestamptz) - reported_at)
+                                      / (7 * 86400))::int AS week,
+                   count(*) AS reported
+            FROM incident
+            WHERE township_code LIKE :county AND reported_at < :end
+              AND reported_at >= CAST(:end AS timestamptz) - make_interval(days => 7 * :weeks)
+            GROUP BY 1, 2
+        )
+        SELECT p.code AS platform_code, w.week, coalesce(inc.reported, 0) AS reported
+        FROM platform p CROSS JOIN w
+        LEFT JOIN inc ON inc.platform_code = p.code AND inc.week = w.week
+        ORDER BY p.code, w.week
+    """
+    return pd.read_sql(
+        text(query), con, params={"county": f"{county_code}%", "end": end, "weeks": weeks}
+    )
+
+
+def chain_stages(
+    con: Connection | Engine, county_code: str, *, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """Where the cases reported in ``[start, end)`` that are not yet fed back wait now.
+
+    One row per stage of :data:`CHAIN_STAGES` in chain order (worker, township, department,
+    feedback), zeros included. Columns: stage, cases, overdue (past due now; a case waiting
+    for feedback is never overdue).
+    """
+    stages = ", ".join(
+        f"('{status}', '{stage}', {k})"
+        for k, (stage, states) in enumerate(CHAIN_STAGES)
+        for status in states
+    )
+    names = ", ".join(f"('{stage}', {k})" for k, (stage, _) in enumerate(CHAIN_STAGES))
+    query = f"""
+        WITH s(status, stage, k) AS (VALUES {stages}),
+        n(stage, k) AS (VALUES {names}),
+        inc AS (
+            SELECT s.stage, count(*) AS cases,
+                   count(*) FILTER (WHERE i.status NOT IN ({_DONE}) AND i.due_at < now())
+                       AS overdue
+            FROM incident i JOIN s ON s.status = i.status
+            WHERE i.township_code LIKE :county
+              AND i.reported_at >= :start AND i.reported_at < :end
+            GROUP BY 1
+        )
+        SELECT n.stage, coalesce(inc.cases, 0) AS cases, coalesce(inc.overdue, 0) AS overdue
+        FROM n LEFT JOIN inc ON inc.stage = n.stage ORDER BY n.k
+    """
+    return pd.read_sql(
+        text(query), con, params={"county": f"{county_code}%", "start": start, "end": end}
+    )
 
 
 def incident_points(
