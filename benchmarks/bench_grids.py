@@ -42,7 +42,7 @@ from geo import grids
 
 SIZES = (300, 1000, 3000)
 BUDGET_S = 180
-LO, HI = 30, 50
+LO, HI = grids.CellBounds().min_size, grids.CellBounds().max_size
 
 
 class _TimeoutError(Exception):

@@ -20,7 +20,8 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-from geo.grids._partition import partition_village, polish_labels
+from geo.grids._partition import partition_village
+from geo.grids._polish import polish_labels
 from geo.grids._rejoin import rejoin
 from geo.grids._tessellate import neighbour_for, seed_cells, spread_duplicates, tessellate
 from geo.grids._types import CellBounds

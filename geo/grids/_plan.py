@@ -40,13 +40,8 @@ from geo.errors import ConfigError, DataError
 from geo.grids._build import codes_for, tile
 from geo.grids._check import diff, plan_metrics, violations
 from geo.grids._engine import household_seeds, rep_points
-from geo.grids._partition import (
-    bisect_group,
-    delaunay_edges,
-    graph_matrix,
-    is_feasible,
-    leaf_sizes,
-)
+from geo.grids._graph import delaunay_edges, graph_matrix
+from geo.grids._partition import bisect_group, is_feasible, leaf_sizes
 from geo.grids._types import (
     CellBounds,
     GridPlan,

@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from geo.grids._partition import delaunay_edges, graph_matrix
+from geo.grids._graph import delaunay_edges, graph_matrix
 from geo.grids._tessellate import _polygons, neighbour_for, piece_hits, tessellate
 
 #: Rounds over the broken cells; each round re-tessellates once per accepted re-cut.
