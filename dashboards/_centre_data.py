@@ -63,13 +63,13 @@ def run_page(body: Callable[[], None]) -> None:
             st.error(
                 "The database cannot be reached or answered with an error right now "
                 f"({name}); the page will show the figures again once it answers.",
-                icon=":material/cloud_off:",
+                icon="⚠️",
             )
         else:
             st.error(
                 f"This view could not be drawn ({name}). The rest of the pages still work; "
                 "the server log holds the details.",
-                icon=":material/error:",
+                icon="⚠️",
             )
 
 
