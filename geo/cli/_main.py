@@ -129,7 +129,6 @@ def synth(
         _province.synth(province, counties=counties, months=0, seed=seed or 20201, workers=2)
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    from sqlalchemy import text
 
     from geo import profiles, synth
     from geo.db import io
@@ -138,11 +137,9 @@ def synth(
         prof = profiles.load_profile(profile)
         seed = get_settings().seed if seed is None else seed
         engine = _common.engine()
-        with engine.connect() as conn:
-            exists = conn.execute(
-                text("SELECT count(*) FROM household WHERE code LIKE :p"),
-                {"p": f"{prof.county_code}%"},
-            ).scalar_one()
+        counts = io.counts_by_level(engine)
+        mine = counts.loc[counts["county_code"] == prof.county_code, "households"]
+        exists = int(mine.iloc[0]) if len(mine) else 0
         if exists and not replace:
             out.print(
                 f"county {prof.county_code} ({prof.name}) is already in the database with "
