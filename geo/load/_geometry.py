@@ -35,11 +35,22 @@ def _all_coords_in(values: np.ndarray, rows: np.ndarray, test) -> np.ndarray:
 def check_geometry(
     geoms: gpd.GeoSeries, spec: KindSpec, out: Collector, *, gcj02: bool
 ) -> np.ndarray:
-    """Geometries in EPSG:4326 of the right type and valid (None where a fault was found)."""
+    """Geometries in EPSG:4326 of the right type and valid (None where a fault was found).
+
+    For a kind that takes points (``spec.from_points``: households) a Point is of the right
+    type and kept as a point, and a missing or empty geometry is no fault here: it is None
+    in the result and the caller places the row by its natural unit or faults it.
+    """
     values = np.asarray(geoms.values, dtype=object)
     n = len(values)
     missing = shapely.is_missing(values) | shapely.is_empty(values)
-    out.fault(np.flatnonzero(missing), "geometry", "empty_geometry", "geometry is empty or null")
+    if not spec.from_points:
+        out.fault(
+            np.flatnonzero(missing & ~out.bad_rows(n, "geometry")),
+            "geometry",
+            "empty_geometry",
+            "geometry is empty or null",
+        )
     rows = np.flatnonzero(~missing)
     finite = _all_coords_in(values, rows, lambda x, y: np.isfinite(x) & np.isfinite(y))
     out.fault(
@@ -66,7 +77,7 @@ def check_geometry(
         fixed = _gcj02.geoseries_gcj02_to_wgs84(gpd.GeoSeries(values[rows], crs=STORAGE_CRS))
         values = values.copy()
         values[rows] = np.asarray(fixed.values, dtype=object)
-    rows, values = _coerce_type(values, rows, spec.geometry, out)
+    rows, values = _coerce_type(values, rows, spec.geometry, out, points=spec.from_points)
     rows, values = _repair(values, rows, spec.geometry, out)
     result[rows] = values[rows]
     return result
@@ -103,7 +114,7 @@ def _check_degrees(values: np.ndarray, rows: np.ndarray, out: Collector) -> np.n
 _POLYGON, _MULTIPOLYGON, _POINT, _MULTIPOINT, _COLLECTION = 3, 6, 0, 4, 7
 
 
-def _coerce_type(values, rows, target, out: Collector):
+def _coerce_type(values, rows, target, out: Collector, *, points: bool = False):
     types = shapely.get_type_id(values[rows])
     parts = shapely.get_num_geometries(values[rows])
     values = values.copy()
@@ -111,6 +122,10 @@ def _coerce_type(values, rows, target, out: Collector):
         single_multi = (types == _MULTIPOLYGON) & (parts == 1)
         values[rows[single_multi]] = shapely.get_geometry(values[rows[single_multi]], 0)
         ok = (types == _POLYGON) | single_multi
+        if points:
+            one_point = (types == _MULTIPOINT) & (parts == 1)
+            values[rows[one_point]] = shapely.get_geometry(values[rows[one_point]], 0)
+            ok |= (types == _POINT) | one_point
     elif target == "MultiPolygon":
         poly = types == _POLYGON
         values[rows[poly]] = [shapely.MultiPolygon([g]) for g in values[rows[poly]]]
@@ -123,11 +138,12 @@ def _coerce_type(values, rows, target, out: Collector):
     names = shapely.get_type_id(values[bad])
     type_names = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
                   5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}  # fmt: skip
+    expected = f"a {target} or a Point" if points and target == "Polygon" else f"a {target}"
     out.fault(
         bad,
         "geometry",
         "wrong_geometry_type",
-        [f"{type_names.get(int(t), t)} where a {target} is expected" for t in names],
+        [f"{type_names.get(int(t), t)} where {expected} is expected" for t in names],
     )
     return rows[ok], values
 
@@ -148,7 +164,8 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
 def _repair(values, rows, target, out: Collector):
     if target == "Point" or rows.size == 0:
         return rows, values
-    invalid = rows[~shapely.is_valid(values[rows])]
+    polygonal = rows[shapely.get_type_id(values[rows]) != _POINT]
+    invalid = polygonal[~shapely.is_valid(values[polygonal])]
     if invalid.size == 0:
         return rows, values
     values = values.copy()

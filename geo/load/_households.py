@@ -1,5 +1,7 @@
-"""Households in their natural units: point-in-unit placement, snapping of households just
-outside a unit, codes filled from the location, the GCJ-02 hint, and residents at home.
+"""Households in their natural units: households given as points or only by their unit
+(placed and given a derived footprint, :mod:`geo.load._footprints`), point-in-unit
+placement, snapping of households just outside a unit, codes filled from the location, the
+GCJ-02 hint, and residents at home.
 """
 
 from __future__ import annotations
@@ -12,8 +14,118 @@ import pandas as pd
 import shapely
 
 from geo.load import _gcj02
-from geo.load._checked import Collector
+from geo.load._checked import Collector, References
+from geo.load._footprints import COURTYARD_SIDE_M, courtyards, lattice_points
 from geo.projection import STORAGE_CRS, utm_crs
+
+_POINT = 0
+
+
+def households_located(
+    geoms: np.ndarray,
+    cols: dict[str, pd.Series],
+    refs: References | None,
+    out: Collector,
+    notes: list[str],
+    *,
+    tolerance_m: float,
+    gcj02: bool,
+    side_m: float = COURTYARD_SIDE_M,
+) -> np.ndarray:
+    """Households' geometries (EPSG:4326) placed in their units, every one a polygon.
+
+    ``geoms`` are the checked geometries (polygons, points, or None where the row has no
+    location or a geometry fault).  In order: rows without a location but with a natural
+    unit code are placed inside their unit (repair ``placed_in_unit``) and the others faulted
+    ``empty_geometry``; every household is placed in the unit it lies in
+    (:func:`households_in_units`: snapping, codes filled); points get a courtyard footprint
+    (repair ``footprint_from_point``, method in :mod:`geo.load._footprints`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Polygons (EPSG:4326), None in faulted rows (a copy; ``geoms`` is not changed).
+    """
+    n = len(geoms)
+    units = refs.natural_units if refs is not None else None
+    geoms = geoms.copy()
+    no_place = shapely.is_missing(geoms) & ~out.bad_rows(n, "geometry")
+    placed = _place_in_units(geoms, no_place, cols, units, out)
+    unit_of = np.full(n, -1)
+    if units is not None and not units.empty:
+        geoms, unit_of = households_in_units(
+            geoms, cols, units, out, notes, tolerance_m=tolerance_m, gcj02=gcj02
+        )
+    points = np.flatnonzero((shapely.get_type_id(geoms) == _POINT) & ~out.bad_rows(n, "geometry"))
+    if points.size == 0:
+        return geoms
+    clip = None
+    if units is not None and not units.empty:
+        clip = np.full(points.size, None, dtype=object)
+        known = unit_of[points] >= 0
+        clip[known] = units.geometry.values[unit_of[points][known]]
+        metric = utm_crs(units)
+    else:
+        metric = utm_crs(gpd.GeoSeries(geoms[points], crs=STORAGE_CRS))
+    geoms[points] = courtyards(geoms[points], clip, metric, side_m=side_m)
+    surveyed = points[~np.isin(points, placed)]
+    out.repair(
+        surveyed,
+        "geometry",
+        "footprint_from_point",
+        f"a point: footprint derived as the {side_m:g} m courtyard square around it, cut by "
+        "its Voronoi cell among the file's points and clipped to its natural unit",
+    )
+    return geoms
+
+
+def _place_in_units(
+    geoms: np.ndarray,
+    rows: np.ndarray,
+    cols: dict[str, pd.Series],
+    units: gpd.GeoDataFrame | None,
+    out: Collector,
+) -> np.ndarray:
+    """Put a point inside its natural unit into ``geoms`` (in place) for each of ``rows``
+    (a mask) that names a known unit; fault the others.  The rows placed."""
+    n = len(geoms)
+    codes = cols.get("natural_unit_code", pd.Series([None] * n, dtype=object))
+    if units is None or units.empty:
+        out.fault(
+            np.flatnonzero(rows),
+            "geometry",
+            "empty_geometry",
+            "geometry is empty or null (a household with only a natural_unit_code is placed "
+            "inside its unit when loaded into the database, which has the units)",
+        )
+        return np.array([], dtype=int)
+    index = pd.Series(np.arange(len(units)), index=units["code"].to_numpy())
+    index = index[~index.index.duplicated()]
+    unit = codes.map(index)
+    can = rows & unit.notna().to_numpy()
+    out.fault(
+        np.flatnonzero(rows & ~can),
+        "geometry",
+        "empty_geometry",
+        "geometry is empty or null, and no known natural_unit_code to place the household in",
+    )
+    todo = np.flatnonzero(can)
+    if todo.size == 0:
+        return todo
+    metric = utm_crs(units)
+    by_unit = pd.Series(todo).groupby(unit.to_numpy()[todo].astype(int))
+    messages = {}
+    for u, members in by_unit:
+        members = members.to_numpy()
+        geoms[members] = lattice_points(units.geometry.values[u], members.size, metric)
+        code = units["code"].iloc[u]
+        for r in members:
+            messages[r] = (
+                f"no location: placed inside natural unit {code} ({members.size} such "
+                "households spread over it) and given a courtyard footprint"
+            )
+    out.repair(todo, "geometry", "placed_in_unit", [messages[r] for r in todo])
+    return todo
 
 
 def households_in_units(
@@ -25,8 +137,8 @@ def households_in_units(
     *,
     tolerance_m: float,
     gcj02: bool,
-) -> np.ndarray:
-    """Place households (EPSG:4326 polygons) in the natural units they lie in.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Place households (EPSG:4326 polygons or points) in the natural units they lie in.
 
     A household belongs to the unit its point on surface lies in (the first, if several).
     One outside every unit but at most ``tolerance_m`` metres (measured in the units' UTM
@@ -37,12 +149,15 @@ def households_in_units(
 
     Returns
     -------
-    numpy.ndarray
+    geoms : numpy.ndarray
         The geometries, snapped ones moved (a copy; ``geoms`` is not changed).
+    unit_of : numpy.ndarray of int
+        Per row the position in ``units`` of the unit it lies in, -1 for none.
     """
+    unit_of_row = np.full(len(geoms), -1)
     rows = np.flatnonzero(~shapely.is_missing(geoms))
     if rows.size == 0 or units.empty:
-        return geoms
+        return geoms, unit_of_row
     points = gpd.GeoSeries(shapely.point_on_surface(geoms[rows]), crs=STORAGE_CRS)
     tree = shapely.STRtree(units.geometry.values)
     pairs = tree.query(points.values, predicate="within")
@@ -55,7 +170,8 @@ def households_in_units(
     if outside.size:
         _snap(geoms, rows, outside, unit_of, points, units, out, tolerance_m)
     _fill_codes(rows, unit_of, cols, units, out, notes)
-    return geoms
+    unit_of_row[rows] = unit_of
+    return geoms, unit_of_row
 
 
 def _snap(geoms, rows, outside, unit_of, points, units, out: Collector, tolerance_m) -> None:

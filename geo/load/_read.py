@@ -61,6 +61,17 @@ class ReadResult:
     notes: list[str] = field(default_factory=list)
 
 
+#: Key of ``frame.attrs`` holding ``{0-based row: message}`` for geometries the reader could
+#: not parse (the check faults those rows ``invalid_geometry`` instead of taking them as
+#: missing).
+UNREADABLE = "wangge_unreadable_geometry"
+
+
+def _clip(value: object, width: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _fail(path: Path, fault: str) -> DataError:
     return DataError(f"{path.name}: {fault}")
 
@@ -133,8 +144,16 @@ def _read_csv(path: Path, *, lon: str | None, lat: str | None, wkt: str | None) 
         geoms[missing.to_numpy()] = None
         attrs = frame.drop(columns=[lon_col, lat_col])
     elif wkt_col:
-        geoms = shapely.from_wkt(frame[wkt_col].to_numpy(dtype=object), on_invalid="ignore")
+        text = frame[wkt_col].astype(object).where(frame[wkt_col].notna(), None)
+        geoms = shapely.from_wkt(text.to_numpy(dtype=object), on_invalid="ignore")
+        given = text.map(lambda v: v is not None and bool(str(v).strip())).to_numpy()
+        unreadable = np.flatnonzero(given & shapely.is_missing(geoms))
         attrs = frame.drop(columns=[wkt_col])
+        out = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, index=frame.index))
+        out.attrs[UNREADABLE] = {
+            int(r): f"{wkt_col} {_clip(text.iloc[r])!r} is not readable WKT" for r in unreadable
+        }
+        return ReadResult(out, path.name, "CSV", None, encoding)
     else:
         return ReadResult(frame, path.name, "CSV", None, encoding)
     out = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, index=frame.index))
@@ -236,6 +255,7 @@ def read_any(
     frame = result.frame
     if not isinstance(frame, gpd.GeoDataFrame):
         return result
+    unreadable = frame.attrs.get(UNREADABLE, {})
     frame = frame.reset_index(drop=True)
     if swap_xy:
         frame = frame.set_geometry(
@@ -252,6 +272,7 @@ def read_any(
         frame = frame.set_crs(declared, allow_override=True)
     elif frame.crs is None:
         frame = frame.set_crs(_guess_degrees(frame, path, result.notes))
+    frame.attrs[UNREADABLE] = unreadable
     result.frame = frame
     result.source_crs = frame.crs.to_string()
     return result

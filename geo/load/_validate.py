@@ -27,6 +27,10 @@ Repairs (the row is loaded, the repair recorded):
 ``made_valid``                 ``make_valid`` kept the type and changed the area < 1 %
 ``snapped_into_natural_unit``  a household outside every natural unit but within
                                :data:`SNAP_TOLERANCE_M` of one was moved into it
+``footprint_from_point``       a household given as a point got a derived courtyard
+                               footprint (:mod:`geo.load._footprints`)
+``placed_in_unit``             a household with no location but a known natural unit was
+                               placed inside it (and given a footprint)
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ from geo.frames import UNIT_KINDS
 from geo.load._attributes import check_attributes, check_duplicates, check_parents, check_required
 from geo.load._checked import Checked, Collector, References
 from geo.load._geometry import check_geometry, overlaps
-from geo.load._households import household_defaults, households_in_units
-from geo.load._kinds import SNAP_TOLERANCE_M, KindSpec, kind_spec, map_columns
+from geo.load._households import household_defaults, households_located
+from geo.load._kinds import SNAP_TOLERANCE_M, KindSpec, column_mapping, kind_spec
+from geo.load._read import UNREADABLE
+from geo.projection import STORAGE_CRS
 
 
 def validate(
@@ -90,21 +96,21 @@ def validate(
     """
     kind, spec = kind_spec(kind)
     notes = list(notes or [])
-    df = map_columns(frame, columns, kind=kind).reset_index(drop=True)
+    df = _named(frame, columns, kind, spec, notes).reset_index(drop=True)
+    if spec.from_points and not isinstance(df, gpd.GeoDataFrame):
+        # a register with no location at all: every row is placed by its natural unit
+        df = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries([None] * len(df)), crs=STORAGE_CRS)
     _require_columns(df, kind, spec, refs, file)
     out = Collector()
     n = len(df)
+    unreadable = frame.attrs.get(UNREADABLE, {})
+    rows = np.array(sorted(unreadable), dtype=int)
+    out.fault(rows, "geometry", "invalid_geometry", [unreadable[r] for r in rows])
     geoms = check_geometry(df.geometry, spec, out, gcj02=gcj02) if spec.geometry else None
     cols = check_attributes(df, spec, out)
-    if kind == "households" and geoms is not None and refs and refs.natural_units is not None:
-        geoms = households_in_units(
-            geoms,
-            cols,
-            refs.natural_units,
-            out,
-            notes,
-            tolerance_m=snap_tolerance_m,
-            gcj02=gcj02,
+    if spec.from_points and geoms is not None:
+        geoms = households_located(
+            geoms, cols, refs, out, notes, tolerance_m=snap_tolerance_m, gcj02=gcj02
         )
     check_required(cols, spec.required, out)
     if kind == "households":
@@ -125,6 +131,23 @@ def validate(
         notes=notes,
         raw=frame.reset_index(drop=True),
     )
+
+
+def _named(
+    frame: pd.DataFrame, columns: dict[str, str] | None, kind: str, spec: KindSpec, notes
+) -> pd.DataFrame:
+    """``frame`` with its columns renamed to the canonical names; notes say which became
+    which and which columns are not loaded."""
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    names = [c for c in frame.columns if c != geometry]
+    rename = column_mapping(names, columns, kind=kind)
+    if rename:
+        notes.append("columns: " + ", ".join(f"{old} -> {new}" for old, new in rename.items()))
+    known = set(spec.fields) | {"parent_code"}
+    unused = [str(c) for c in names if rename.get(c, c) not in known]
+    if unused:
+        notes.append(f"columns not loaded: {', '.join(unused)}")
+    return frame.rename(columns=rename)
 
 
 def _require_columns(

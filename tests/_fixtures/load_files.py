@@ -59,3 +59,19 @@ def same_geoms(a, b, tolerance: float) -> bool:
 
 def faults_of(checked: load.Checked) -> list[tuple[int, str, str]]:
     return [(int(r.row), r.field, r.fault) for r in checked.faults.itertuples()]
+
+
+def lonlat(x: float, y: float) -> tuple[float, float]:
+    """Longitude/latitude (EPSG:4326) of the tiny county's UTM point (X0 + x, Y0 + y)."""
+    point = gpd.GeoSeries([shapely.Point(X0 + x, Y0 + y)], crs=UTM).to_crs(4326).iloc[0]
+    return point.x, point.y
+
+
+def points_csv(path, rows: list[tuple]) -> None:
+    """A household register as CSV: (户号, natural unit or None, x, y or None, 人口) rows,
+    x/y in UTM metres from the tiny county's corner, written as 经度/纬度 (blank if None)."""
+    lines = ["户号,自然村编码,经度,纬度,人口,户主"]
+    for code, unit, x, y, residents in rows:
+        lon, lat = lonlat(x, y) if x is not None else ("", "")
+        lines.append(f"{code},{unit or ''},{lon},{lat},{residents},某某")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -217,12 +217,24 @@ def test_empty_and_null_geometry(tmp_path: Path) -> None:
          "residents": 1}, "geometry": None},
         {"type": "Feature", "properties": {"code": "h2", "natural_unit_code": NU1,
          "residents": 1}, "geometry": {"type": "Polygon", "coordinates": []}},
+        {"type": "Feature", "properties": {"code": "h3", "natural_unit_code": "nowhere",
+         "residents": 1}, "geometry": None},
+        {"type": "Feature", "properties": {"code": "s1", "name": "x", "kind": "clinic"},
+         "geometry": None},
     ]  # fmt: skip
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     checked = load.check_file(path, "households", refs=refs())
-    assert faults_of(checked) == [(1, "geometry", "empty_geometry"), (2, "geometry",
-                                  "empty_geometry")]  # fmt: skip
-    assert checked.clean.empty
+    # households with a known natural unit but no location are placed inside it
+    assert checked.repairs[["row", "repair"]].values.tolist() == [
+        [1, "placed_in_unit"], [2, "placed_in_unit"]]  # fmt: skip
+    assert faults_of(checked)[:2] == [(3, "geometry", "empty_geometry"),
+                                      (3, "natural_unit_code", "unknown_parent")]  # fmt: skip
+    assert checked.clean["code"].tolist() == ["h1", "h2"]
+    assert (checked.clean["natural_unit_code"] == NU1).all()
+    points = tmp_path / "sp.geojson"
+    points.write_text(json.dumps({"type": "FeatureCollection", "features": features[3:]}))
+    checked = load.check_file(points, "service_points")
+    assert faults_of(checked) == [(1, "geometry", "empty_geometry")]
 
 
 def test_nan_inf_and_out_of_range_coordinates(tmp_path: Path) -> None:
@@ -249,7 +261,9 @@ def test_wrong_geometry_type(tmp_path: Path) -> None:
     frame.loc[2, "geometry"] = LineString([(106.14, 37.76), (106.15, 37.77)])
     checked = load.check_file(_gpkg(tmp_path, frame), "households", refs=refs())
     assert faults_of(checked) == [(3, "geometry", "wrong_geometry_type")]
-    assert checked.faults["message"].iloc[0] == "LineString where a Polygon is expected"
+    assert checked.faults["message"].iloc[0] == (
+        "LineString where a Polygon or a Point is expected"
+    )
 
 
 def test_duplicate_codes_keep_the_first(tmp_path: Path) -> None:
@@ -321,13 +335,44 @@ def test_bad_and_missing_values(tmp_path: Path) -> None:
 def test_chinese_aliases_and_column_mapping(tmp_path: Path) -> None:
     frame = households().rename(columns={"code": "户号", "residents": "户籍人口"})
     frame["颜色"] = ["红", "绿色", None]
+    frame["编号"] = ["x1", "x2", "x3"]
     path = _gpkg(tmp_path, frame)
-    with pytest.raises(DataError, match=r"no column code for households.*--map"):
-        load.check_file(path, "households", refs=refs())
-    checked = load.check_file(path, "households", refs=refs(), columns={"户号": "code"})
+    checked = load.check_file(path, "households", refs=refs())
     assert checked.faults.empty
+    assert checked.clean["code"].tolist() == ["h1", "h2", "h3"]  # 户号 is a household's code
+    assert "columns: 户号 -> code, 户籍人口 -> residents, 颜色 -> colour" in checked.notes
+    assert "columns not loaded: 编号" in checked.notes
+    checked = load.check_file(path, "households", refs=refs(), columns={"编号": "code"})
+    assert checked.clean["code"].tolist() == ["x1", "x2", "x3"]  # --map wins
     assert checked.clean["colour"].tolist() == ["red", "green", None]
     assert checked.clean["residents"].tolist() == [3, 4, 2]
+    odd = households().rename(columns={"code": "Household ID", "residents": "hh-size"})
+    odd = odd.rename(columns={"natural_unit_code": "UNIT_ID"})
+    checked = load.check_file(_gpkg(tmp_path, odd, "odd.gpkg"), "households", refs=refs())
+    assert checked.faults.empty
+    renamed = "columns: Household ID -> code, UNIT_ID -> natural_unit_code, hh-size -> residents"
+    assert renamed in checked.notes
+    nothing = households().rename(columns={"code": "serial"})
+    with pytest.raises(DataError, match=r"no column code for households.*--map"):
+        load.check_file(_gpkg(tmp_path, nothing, "n.gpkg"), "households", refs=refs())
+
+
+@pytest.mark.parametrize(
+    ("kind", "column", "canonical"),
+    [("households", "household_id", "code"), ("households", "户号", "code"),
+     ("households", "Members", "residents"), ("households", "人口", "residents"),
+     ("households", "unit id", "natural_unit_code"), ("households", "village-code",
+     "village_code"), ("households", "renkou", "residents"), ("households", "常住人口",
+     "residents_at_home"), ("natural_units", "village_code", "parent_code"),
+     ("villages", "乡镇编码", "parent_code"), ("incidents", "id", "client_key"),
+     ("incidents", "Category", "category_code"), ("visits", "户号", "household_code"),
+     ("workers", "Mobile", "phone"), ("service_points", "TYPE", "kind"),
+     ("households", "natural_un", "natural_unit_code")],
+)  # fmt: skip
+def test_alias_table(kind: str, column: str, canonical: str) -> None:
+    from geo.load._kinds import column_mapping
+
+    assert column_mapping([column], kind=kind) == {column: canonical}
 
 
 def test_nothing_is_lost_every_row_loaded_or_quarantined(tmp_path: Path) -> None:
