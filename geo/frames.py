@@ -143,7 +143,9 @@ class Activity:
     incidents : GeoDataFrame
         ``code``, ``category``, ``platform``, ``reported_at`` (tz-aware UTC),
         ``household_code`` (None for incidents tied to no household), ``hotspot`` (index of
-        the planted hotspot, -1 for background); geometry Point, EPSG:4326.
+        the planted hotspot, -1 for background), ``path`` (its path through the closed
+        loop, a key of ``geo.synth_activity.PATHS``), ``reported_by`` (the worker of the
+        household's cell, or None); geometry Point, EPSG:4326.
     visits : DataFrame
         ``household_code``, ``worker_code``, ``visited_at`` (tz-aware UTC).
     hotspots : GeoDataFrame
@@ -152,9 +154,31 @@ class Activity:
         (extra incidents per week at full strength); geometry = centre point, EPSG:4326.
     non_compliant : ndarray
         Codes of the households given too-long visit intervals.
+    workers : DataFrame
+        Grid workers: ``code``, ``name``, ``phone`` (an undiallable ``000-XXXX-XXXX``),
+        ``township_code``, ``village_code``, ``cell_code`` (None without a plan),
+        ``started_on`` (tz-aware UTC).
+    events : DataFrame
+        Moves of the incidents after ``reported``, oldest first per incident:
+        ``incident_code``, ``step`` (1, 2, ...), ``to_status``, ``role``, ``actor``, ``at``
+        (tz-aware UTC), ``satisfaction`` (1-5 on ``fed_back``, else missing).
+    service_points : GeoDataFrame
+        ``code``, ``kind`` (one of ``geo.coverage.SERVICE_KINDS``), ``name``,
+        ``village_code``; geometry Point, EPSG:4326.
+    colour_events : DataFrame
+        Five-colour changes: ``household_code``, ``colour``, ``changed_at`` (tz-aware
+        UTC), ``changed_by``; the last per household is its colour now (personal data).
+    lapses : DataFrame
+        ``household_code``, ``reason`` (``household``, ``worker`` or ``overdue``): the
+        households of ``non_compliant`` and why their visits lapse.
     """
 
     incidents: gpd.GeoDataFrame
     visits: pd.DataFrame
     hotspots: gpd.GeoDataFrame
     non_compliant: np.ndarray
+    workers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    service_points: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
+    colour_events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lapses: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -172,7 +172,9 @@ def activity(
     months: Annotated[int, typer.Option(help="Months of incidents up to today.")] = 3,
     seed: Annotated[int | None, typer.Option(help="Random seed (default WANGGE_SEED).")] = None,
 ) -> None:
-    """Generate demo incidents for the county (with planted hotspots) and take them in.
+    """Generate the county's demo activity and write it: grid workers (one per cell of the
+    published plan), visits, service points, five-colour history and incidents (with planted
+    hotspots) moved along every path of the closed loop.
 
     Incident history is append-only, so demo activity is generated once; start over with
     ``wangge db reset``.
@@ -182,7 +184,7 @@ def activity(
 
     from geo import incidents, profiles, synth_activity
     from geo.db import activity as db_activity
-    from geo.db import io
+    from geo.db import io, queries
 
     with one_line_errors():
         engine = _common.engine()
@@ -198,18 +200,35 @@ def activity(
             return
         county = io.read_county(engine)
         code = county.county["code"].iloc[0]
+        with engine.connect() as conn:
+            plan_id = queries.published_plan_id(conn, code)
+            cells = None if plan_id is None else queries.plan_cells(conn, plan_id)
+            assignment = None if plan_id is None else queries.plan_assignment(conn, plan_id)
         seed = get_settings().seed if seed is None else seed
         now = pd.Timestamp.now(tz="UTC")
         start = now.normalize() - pd.Timedelta(days=round(30.44 * months))
         acts = synth_activity.generate_activity(
-            county.households, seed=seed, start=start, months=months
+            county.households,
+            seed=seed,
+            start=start,
+            months=months,
+            cells=None if cells is None else pd.DataFrame(cells[["code", "village_code"]]),
+            assignment=assignment,
+            villages=county.villages,
+            townships=county.townships,
         )
         acts.incidents = acts.incidents[acts.incidents["reported_at"] < now]
         prof = _profile_of(code, profiles)
         started = time.perf_counter()
         with engine.begin() as conn:
             incidents.sync_platforms(conn, prof)
-            counts = db_activity.write_activity(conn, acts, now=now)
+            counts = db_activity.write_activity(conn, acts, now=now, plan_id=plan_id)
+        posted = "one per cell of the published plan" if plan_id else "no published plan"
+        out.print(
+            f"{counts['workers']:,} grid workers ({posted}), {counts['visits']:,} visits, "
+            f"{counts['service_points']:,} service points, "
+            f"{counts['colour_events']:,} five-colour changes"
+        )
         out.print(
             f"{counts['incidents']:,} incidents over {months} months taken in, "
             f"{counts['replayed']:,} moved along the closed loop "
@@ -231,8 +250,9 @@ def demo(
 ) -> None:
     """Set up the demo county end to end, keeping whatever is already there.
 
-    The synthetic county, a published grid plan of it, and months of incidents: what the
-    dashboards need to show a working county.
+    The synthetic county, a published grid plan of it, and months of activity (grid
+    workers, visits, service points, five-colour history, incidents along every path of
+    the closed loop): what the dashboards need to show a working county.
     """
     with one_line_errors():
         _common.engine(provision=True)

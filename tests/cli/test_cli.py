@@ -123,11 +123,32 @@ def test_demo_sets_up_county_plan_and_incidents_then_keeps_them(fresh_db: str) -
     assert plans == [("published", 1)]
     assert placed[0] > 0
     assert placed[1] > 0.8 * placed[0]  # most incidents fall in a cell of the published plan
+    assert "grid workers (one per cell of the published plan)" in first.output
+    filled = (
+        "household_colour_event", "grid_worker", "visit", "service_point", "incident_event",
+    )  # fmt: skip
+
+    def counts() -> dict[str, int]:
+        with get_engine(fresh_db).connect() as conn:
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in filled}
+
+    before = counts()
+    assert min(before.values()) > 0, before
+    with get_engine(fresh_db).connect() as conn:
+        per_cell = conn.execute(
+            text(
+                "SELECT count(w.code) FROM grid_cell c JOIN grid_plan p ON p.id = c.plan_id "
+                "AND p.status = 'published' LEFT JOIN grid_worker w "
+                "ON w.plan_id = c.plan_id AND w.cell_code = c.code GROUP BY c.code"
+            )
+        ).scalars()
+        assert set(per_cell) == {1}  # exactly one worker in every cell
     again = runner.invoke(app, ["demo", "--profile", "small", "--months", "1"])
     assert again.exit_code == 0, again.output
     assert "keeping" in again.output
     with get_engine(fresh_db).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM grid_plan")).scalar_one() == 1
+    assert counts() == before
 
 
 @pytest.mark.slow
