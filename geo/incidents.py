@@ -29,12 +29,14 @@ are longitude/latitude in EPSG:4326.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
@@ -55,6 +57,7 @@ from geo.db.models import (
 )
 from geo.errors import ConfigError, DataError, TransitionError, UnknownIncidentError
 from geo.profiles import load_profile
+from geo.settings import LOCAL_TZ
 
 __all__ = [
     "DONE_STATES", "INCIDENT_SOURCES", "INCIDENT_STATES", "INTAKE_COLUMNS", "RETRY_STATES",
@@ -241,14 +244,18 @@ def report(
     household
         Household code the incident concerns (optional).
     reported_at
-        Timezone-aware time of the report (default: now).
+        Time of the report (default: the server's clock); a naive time is the county's local
+        time (:data:`geo.settings.LOCAL_TZ`).  Refused when later than now +
+        ``WANGGE_CLOCK_SKEW_MIN`` or before ``WANGGE_EPOCH`` (:mod:`geo.settings`).
     actor, role
         Who reported it; ``role`` defaults by source (:data:`SOURCE_ROLES`).
 
     Raises
     ------
     DataError
-        If the category, source or role is unknown, or there is neither point nor household.
+        If the category, source or role is unknown, there is neither point nor household,
+        the client key is empty or blank, the point is not finite longitude/latitude, or the
+        time is implausible (the checks bulk :func:`intake` quarantines by).
     """
     role = role or SOURCE_ROLES.get(source)
     store.check_reports(conn, [category], [source], [role])
@@ -256,7 +263,9 @@ def report(
         raise DataError("an incident needs a point or a household")
     store.check_households(conn, [household])
     lon, lat = (None, None) if point is None else _lonlat(point)
-    when = _aware(reported_at, "reported_at") if reported_at else store.server_now(conn)
+    now = store.server_now(conn)
+    when = now if reported_at is None else _local(reported_at)
+    store.check_report_values(client_key, lon, lat, when, now)
     params = {
         "client_key": client_key,
         "category": category,
@@ -281,6 +290,8 @@ def intake(
     *,
     actor: str = "intake",
     role: str | None = None,
+    file: str = "<frame>",
+    row_numbers: list[int] | None = None,
 ) -> pd.DataFrame:
     """Take in many incidents at once: COPY to a staging table, one INSERT ... SELECT.
 
@@ -290,24 +301,36 @@ def intake(
         Connection with a transaction open; the intake joins it.
     frame
         One row per report: ``client_key``, ``category_code``, ``source``, ``reported_at``
-        (timezone-aware), optional ``household_code``, ``description``, ``actor``, ``role``,
-        and point geometries (any CRS, converted to EPSG:4326; None where a household code
-        gives the place). A plain DataFrame needs ``lon``/``lat`` columns (EPSG:4326).
+        (timestamps or ISO 8601 strings; offsets may be mixed; naive times are the county's
+        local time, :data:`geo.settings.LOCAL_TZ`), optional ``household_code``,
+        ``description``, ``actor``, ``role``, and point geometries (any CRS, converted to
+        EPSG:4326; None where a household code gives the place). A plain DataFrame needs
+        ``lon``/``lat`` columns (EPSG:4326).
     actor, role
         Defaults for rows without their own; ``role`` defaults by source.
+    file, row_numbers
+        Name and row numbers (the file's own line numbers) the quarantine rows carry;
+        default ``"<frame>"`` and the 1-based positions.
 
     Returns
     -------
     pandas.DataFrame
-        Aligned with ``frame`` (same index): ``client_key``, ``id``, ``created`` (False for a
-        key already known, or repeated within ``frame`` after its first row).
+        Aligned with ``frame`` (same index): ``client_key``, ``id`` (<NA> when quarantined),
+        ``created`` (False for a key already known, repeated within ``frame`` after its first
+        row, or quarantined), ``fault`` (None, or ``fault: message``).  Rows with an empty
+        key, an unreadable time or one later than now + ``WANGGE_CLOCK_SKEW_MIN`` or before
+        ``WANGGE_EPOCH``, coordinates that are not finite longitude/latitude, no place, or an
+        unknown household are not taken in but written to ``quarantine``
+        (``attrs["load_id"]`` is their load id).
 
     Raises
     ------
     DataError
-        Missing columns, unknown categories/sources/roles, naive times, missing places.
+        Missing columns, unknown categories/sources/roles (for the whole frame).
     """
-    return store.intake_frame(conn, frame, actor=actor, role=role)
+    return store.intake_frame(
+        conn, frame, actor=actor, role=role, file=file, row_numbers=row_numbers
+    )
 
 
 # ------------------------------------------------------------------------------ transitions
@@ -552,10 +575,20 @@ def with_retries(
 
 
 def _lonlat(point: Point | tuple[float, float]) -> tuple[float, float]:
-    lon, lat = (point.x, point.y) if isinstance(point, Point) else map(float, point)
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise DataError(f"point ({lon}, {lat}) is not longitude/latitude in EPSG:4326")
+    """The point's longitude and latitude as floats (checked by the shared
+    :func:`geo.db.incident_store.point_faults`, through ``check_report_values``)."""
+    try:
+        lon, lat = (point.x, point.y) if isinstance(point, Point) else map(float, point)
+    except (TypeError, ValueError):
+        raise DataError(f"point {point!r} is not (longitude, latitude)") from None
+    if math.isnan(lon) or math.isnan(lat):
+        raise DataError(f"point ({lon}, {lat}) is not finite longitude/latitude in EPSG:4326")
     return lon, lat
+
+
+def _local(value: datetime) -> datetime:
+    """``value`` timezone-aware: a naive time is the county's local time (LOCAL_TZ)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(LOCAL_TZ))
 
 
 def _aware(value: datetime, name: str) -> datetime:

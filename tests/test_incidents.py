@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import sqlalchemy.exc
 from shapely.geometry import Point, box
@@ -17,7 +18,7 @@ from sqlalchemy import text
 from geo import incidents
 from geo.db.io import write_county
 from geo.db.models import INCIDENT_STATES
-from geo.errors import DataError
+from geo.errors import ConfigError, DataError
 from geo.incidents import TRANSITIONS, TransitionError
 from tests._fixtures.county import tiny_county
 from tests._fixtures.incident_plans import insert_plan
@@ -313,8 +314,25 @@ def test_intake_errors_list_allowed_values(conn, county):
         _report(conn, "bad1", county, category="alien")
     with pytest.raises(DataError, match="unknown source 'fax'; allowed: whistle"):
         _report(conn, "bad2", county, source="fax")
-    with pytest.raises(DataError, match="timezone-aware"):
-        _report(conn, "bad3", county, reported_at=datetime(2026, 1, 1))
+    future = datetime.now(UTC) + timedelta(hours=2)
+    with pytest.raises(DataError, match=r"future_time: .* 120 min after .*WANGGE_CLOCK_SKEW_MIN"):
+        _report(conn, "bad3", county, reported_at=future)
+    for year in (1, 1900, 1999):
+        with pytest.raises(DataError, match=r"before_epoch: .*WANGGE_EPOCH"):
+            _report(conn, f"bad3-{year}", county, reported_at=datetime(year, 6, 1, tzinfo=UTC))
+    for key in ("", "   ", "\t"):
+        with pytest.raises(DataError, match="client_key is empty"):
+            _report(conn, key, county)
+    for lon, lat in ((1000, 37.7), (106.1, -95), (float("inf"), 37.7)):
+        with pytest.raises(DataError, match=r"not (finite )?longitude"):
+            incidents.report(conn, "bad-pt", category="fire", source="whistle", actor="w",
+                             point=(lon, lat))  # fmt: skip
+    # within the skew, and a naive time (the county's local time) are fine
+    ok = _report(conn, "skewed", county, reported_at=datetime.now(UTC) + timedelta(minutes=5))
+    naive = _report(conn, "naive", county, reported_at=datetime(2026, 3, 2, 16, 0))
+    assert ok.created
+    at = conn.execute(text("SELECT reported_at FROM incident WHERE id = :i"), {"i": naive.id})
+    assert at.scalar_one() == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     with pytest.raises(DataError, match="point or a household"):
         incidents.report(conn, "bad4", category="fire", source="whistle", actor="w")
     with pytest.raises(DataError, match="unknown household"):
@@ -378,15 +396,76 @@ def test_bulk_intake_aligned_idempotent_and_placed_like_single(conn, county):
 def test_bulk_intake_refuses_bad_frames(conn, county):
     frame = gpd.GeoDataFrame(
         {"client_key": ["a"], "category_code": ["fire"], "source": ["whistle"],
-         "reported_at": [datetime(2026, 1, 1)]},
+         "reported_at": [T0]},
         geometry=[Point(county["mid"], county["lat"])], crs=4326,
     )  # fmt: skip
-    with pytest.raises(DataError, match="timezone-aware"):
-        incidents.intake(conn, frame)
     with pytest.raises(DataError, match="lacks column"):
         incidents.intake(conn, frame.drop(columns="source"))
     with pytest.raises(DataError, match="allowed: dispute"):
-        incidents.intake(conn, frame.assign(category_code="x", reported_at=T0))
+        incidents.intake(conn, frame.assign(category_code="x"))
+
+
+def test_bulk_intake_quarantines_implausible_rows_with_their_reason(conn, county):
+    lon, lat = county["mid"], county["lat"]
+    rows = [  # key, reported_at, lon, lat, household
+        ("q-ok-z", "2026-03-02T00:00:00Z", lon, lat, None),
+        ("q-ok-8", "2026-03-02T08:00:00+08:00", lon, lat, None),  # the same instant
+        ("q-naive", "2026-03-02 08:00", lon, lat, None),  # local time: also 00:00 UTC
+        ("q-future", "9999-12-31T00:00:00Z", lon, lat, None),
+        ("q-fast", (datetime.now(UTC) + timedelta(hours=2)).isoformat(), lon, lat, None),
+        ("q-0001", "0001-01-01T00:00:00Z", lon, lat, None),
+        ("q-1900", "1900-01-01T00:00:00+08:00", lon, lat, None),
+        ("", "2026-03-02T00:00:00Z", lon, lat, None),
+        ("  ", "2026-03-02T00:00:00Z", lon, lat, None),
+        ("q-lon", "2026-03-02T00:00:00Z", 1000.0, lat, None),
+        ("q-lat", "2026-03-02T00:00:00Z", lon, -95.0, None),
+        ("q-inf", "2026-03-02T00:00:00Z", float("inf"), lat, None),
+        ("q-text", "2026-03-02T00:00:00Z", "east", lat, None),
+        ("q-garbage", "yesterday-ish", lon, lat, None),
+        ("q-nowhere", "2026-03-02T00:00:00Z", None, None, None),
+        ("q-hh", "2026-03-02T00:00:00Z", None, None, "nope"),
+    ]
+    frame = pd.DataFrame(rows, columns=["client_key", "reported_at", "lon", "lat",
+                                        "household_code"]).assign(
+        category_code="fire", source="whistle")  # fmt: skip
+    out = incidents.intake(conn, frame, file="f.csv", row_numbers=list(range(2, 18)))
+    faults = dict(zip(frame["client_key"] + "|" + frame.index.astype(str), out["fault"],
+                      strict=True))  # fmt: skip
+    kinds = {k: (f.split(":")[0] if isinstance(f, str) else None) for k, f in faults.items()}
+    assert kinds == {
+        "q-ok-z|0": None, "q-ok-8|1": None, "q-naive|2": None, "q-future|3": "future_time",
+        "q-fast|4": "future_time", "q-0001|5": "before_epoch", "q-1900|6": "before_epoch",
+        "|7": "missing_value", "  |8": "missing_value", "q-lon|9": "out_of_range",
+        "q-lat|10": "out_of_range", "q-inf|11": "non_finite_coordinates",
+        "q-text|12": "bad_value", "q-garbage|13": "bad_value", "q-nowhere|14": "empty_geometry",
+        "q-hh|15": "unknown_parent",
+    }  # fmt: skip
+    assert out["created"].tolist() == [True, True, True] + [False] * 13
+    assert out["id"].isna().sum() == 13
+    stored = conn.execute(text(
+        "SELECT client_key, reported_at FROM incident WHERE client_key LIKE 'q-%' ORDER BY 1"
+    )).all()  # fmt: skip
+    assert [r.client_key for r in stored] == ["q-naive", "q-ok-8", "q-ok-z"]
+    assert {r.reported_at for r in stored} == {datetime(2026, 3, 2, tzinfo=UTC)}
+    quarantined = conn.execute(
+        text("SELECT file, row_number, field, fault FROM quarantine WHERE load_id = :i "
+             "ORDER BY row_number"), {"i": out.attrs["load_id"]},
+    ).all()  # fmt: skip
+    assert [r.row_number for r in quarantined] == list(range(5, 18))
+    assert quarantined[0].file == "f.csv"
+    assert quarantined[0].field == "reported_at"
+    assert "WANGGE_CLOCK_SKEW_MIN" in quarantined[0].fault
+
+
+def test_intake_time_settings_are_configurable(conn, county, monkeypatch):
+    monkeypatch.setenv("WANGGE_CLOCK_SKEW_MIN", "180")
+    monkeypatch.setenv("WANGGE_EPOCH", "1890-01-01")
+    soon = datetime.now(UTC) + timedelta(hours=2)
+    assert _report(conn, "skew-ok", county, reported_at=soon).created
+    assert _report(conn, "old-ok", county, reported_at=datetime(1900, 1, 2, tzinfo=UTC)).created
+    monkeypatch.setenv("WANGGE_CLOCK_SKEW_MIN", "ten")
+    with pytest.raises(ConfigError, match="WANGGE_CLOCK_SKEW_MIN='ten' is not a number"):
+        _report(conn, "bad-setting", county)
 
 
 def test_overdue_and_times(conn, county):

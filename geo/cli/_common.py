@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy import Engine
 
 from geo.errors import WanggeError
@@ -22,21 +23,47 @@ err = Console(stderr=True, soft_wrap=True)
 
 @contextmanager
 def one_line_errors() -> Iterator[None]:
-    """Turn expected failures into one line on stderr and exit code 1."""
+    """Turn failures into one line on stderr and a non-zero exit code, never a traceback.
+
+    Expected failures (:class:`~geo.errors.WanggeError`, database errors, missing files,
+    Alembic's unknown revisions) exit 1.  Anything else is a bug: it is still one line
+    (saying so, exit 2); ``WANGGE_DEBUG=1`` shows the traceback of either.  Messages are
+    printed as text: user text in them (names, notes, keys) is never read as Rich markup.
+    """
+    from alembic.util.exc import CommandError
     from sqlalchemy.exc import DBAPIError
 
     try:
         yield
-    except (WanggeError, DBAPIError, FileNotFoundError) as exc:
+    except typer.Exit:
+        raise
+    except (WanggeError, DBAPIError, FileNotFoundError, CommandError) as exc:
         if os.environ.get("WANGGE_DEBUG"):
             raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        err.print(f"[bold red]error:[/] {type(exc).__name__}: {message}", highlight=False)
+        _error_line(f"{type(exc).__name__}: {_first_line(exc)}")
         raise typer.Exit(1) from None
+    except Exception as exc:  # the promise is one line, never a traceback
+        if os.environ.get("WANGGE_DEBUG"):
+            raise
+        _error_line(
+            f"unexpected {type(exc).__name__}: {_first_line(exc)} (a bug in Wangge; "
+            "WANGGE_DEBUG=1 shows the traceback)"
+        )
+        raise typer.Exit(2) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)
+
+
+def _error_line(message: str) -> None:
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
 
 
 def say(message: str) -> None:
-    out.print(f"[dim]·[/] {message}", highlight=False)
+    """Print a progress note (``message`` is text, not markup)."""
+    out.print(Text.assemble(("·", "dim"), " ", message), highlight=False)
 
 
 _opened: list[Engine] = []
