@@ -89,6 +89,7 @@ def load_command(
             f"{quarantined:,} rows quarantined (see the quarantine table); "
             "pass --allow-quarantine to accept that",
             highlight=False,
+            markup=False,
         )
         raise typer.Exit(1)
 
@@ -118,7 +119,7 @@ def export_plan(
             engine, plan_id, file, driver=fmt, include_households=households
         )
         for path in written:
-            out.print(f"wrote {path}", highlight=False)
+            out.print(f"wrote {path}", highlight=False, markup=False)
 
 
 @export_app.command("hotspots")
@@ -180,7 +181,7 @@ def _export_frame(file: Path, fmt: str | None, layer: str, make) -> None:
         code = io.read_admin(engine, "county")["code"].iloc[0]
         frame = make(engine, code)
         for path in export.frames_to_file({layer: frame}, file, driver=fmt):
-            out.print(f"wrote {path} ({len(frame):,} hexagons)", highlight=False)
+            out.print(f"wrote {path} ({len(frame):,} hexagons)", highlight=False, markup=False)
 
 
 app.command("load")(load_command)

@@ -19,7 +19,9 @@ from types import ModuleType
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from geo.cli import _common
 from geo.cli._common import one_line_errors, out, say, start_invocation
@@ -143,17 +145,19 @@ def synth(
         if exists and not replace:
             out.print(
                 f"county {prof.county_code} ({prof.name}) is already in the database with "
-                f"{exists:,} households; keeping it (use --replace to regenerate)"
+                f"{exists:,} households; keeping it (use --replace to regenerate)",
+                markup=False,
             )
             return
         started = time.perf_counter()
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out
         ) as progress:
-            task = progress.add_task(f"generating {prof.name}", total=None)
+            shown = escape(prof.name)  # the description is rendered as markup
+            task = progress.add_task(f"generating {shown}", total=None)
 
             def step(name: str) -> None:
-                progress.update(task, description=f"generating {prof.name}: {name}")
+                progress.update(task, description=f"generating {shown}: {escape(name)}")
 
             county = synth.generate_county(prof, seed=seed, outline=outline, on_step=step)
             progress.update(task, description="writing to PostGIS (COPY)")
@@ -163,7 +167,8 @@ def synth(
         seconds = time.perf_counter() - started
         out.print(
             f"{prof.name}: {written['admin_unit']:,} admin units and "
-            f"{written['household']:,} households written in {seconds:.1f} s (seed {seed})"
+            f"{written['household']:,} households written in {seconds:.1f} s (seed {seed})",
+            markup=False,
         )
 
 
@@ -301,7 +306,7 @@ def info() -> None:
                 column.replace("_", " "), justify="left" if "county" in column else "right"
             )
         for row in counts.itertuples(index=False):
-            table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+            table.add_row(*(Text(f"{v:,}" if isinstance(v, int) else str(v)) for v in row))
         out.print(table)
 
 

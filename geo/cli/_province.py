@@ -20,8 +20,10 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from geo.cli._common import engine, one_line_errors, out, start_invocation
 
@@ -58,7 +60,7 @@ def synth(
 
     with one_line_errors():
         url = _url()
-        with _progress(f"generating {counties} counties of {name}", counties) as done:
+        with _progress(f"generating {counties} counties of {escape(name)}", counties) as done:
             report = province.synth_province(
                 name, counties, seed=seed, months=months, url=url, workers=workers,
                 scheduler=scheduler, on_done=done,
@@ -142,14 +144,13 @@ def _progress(title: str, total: int) -> Iterator[Callable[..., None]]:
 
 def _finish(report: pd.DataFrame, *, label: str | None = None) -> None:
     """Print one line per county and exit 1 when any county failed."""
-    table = Table(title=f"run {label}" if label else None)
+    table = Table(title=Text(f"run {label}") if label else None)
     for column in ("county_code", "status", "seconds", "rows", "worker", "error"):
         table.add_column(column.replace("_", " "))
     for row in report.itertuples(index=False):
-        table.add_row(
-            row.county_code, row.status, f"{row.seconds:.1f}", f"{row.rows:,}",
-            str(row.worker), row.error or "",
-        )  # fmt: skip
+        cells = (row.county_code, row.status, f"{row.seconds:.1f}", f"{row.rows:,}",
+                 str(row.worker), row.error or "")  # fmt: skip
+        table.add_row(*(Text(str(c)) for c in cells))  # user text, never markup
     out.print(table)
     failed = int((report["status"] != "done").sum())
     done = len(report) - failed
