@@ -185,7 +185,6 @@ def activity(
     ``wangge db reset``.
     """
     import pandas as pd
-    from sqlalchemy import text
 
     from geo import incidents, profiles, synth_activity
     from geo.db import activity as db_activity
@@ -194,9 +193,7 @@ def activity(
     with one_line_errors():
         engine = _common.engine()
         with engine.connect() as conn:
-            existing = conn.execute(
-                text("SELECT count(*) FROM incident WHERE client_key LIKE 'demo-%'")
-            ).scalar_one()
+            existing = db_activity.demo_incidents(conn)
         if existing:
             out.print(
                 f"{existing:,} demo incidents already there; keeping them (history is "

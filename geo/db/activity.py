@@ -161,6 +161,12 @@ def write_activity(
     return {**counts, "incidents": int(taken["created"].sum()), "replayed": replayed}
 
 
+def demo_incidents(conn: Connection) -> int:
+    """How many demo incidents (client keys ``demo-...``) are stored."""
+    query = text("SELECT count(*) FROM incident WHERE client_key LIKE 'demo-%'")
+    return int(conn.execute(query).scalar_one())
+
+
 def _write_workers(conn: Connection, workers: pd.DataFrame, plan_id: int | None) -> list[str]:
     if workers is None or len(workers) == 0:
         return []
