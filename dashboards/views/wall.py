@@ -140,7 +140,6 @@ def sparkline(values: list[float]) -> str:
     return f'<img class="spark" alt="8-week trend" src="data:image/svg+xml,{quote(svg)}">'
 
 
-
 def header(figures: _shared.WallFigures | None, note: str) -> str:
     if figures is None:
         title = "社会治理综合服务中心 · Command centre"
@@ -161,13 +160,15 @@ def header(figures: _shared.WallFigures | None, note: str) -> str:
         if pd.notna(h["resolved"]) and pd.notna(h["reported"])
         else None
     )
+    # "count": people or cases, blanked under the threshold; the number of map units is
+    # a count of areas, shown as it is.
     cells = [
-        ("Households 户", fmt(figures.households), ""),
-        ("Residents 人", fmt(figures.residents), ""),
-        (unit_label, fmt(figures.units), ""),
-        ("Incidents reported 事件", fmt(h["reported"]), ""),
-        ("Still open 待办", fmt(h["open"]), ""),
-        ("Overdue now 超期", fmt(h["overdue"]), "warn"),
+        ("Households 户", fmt(figures.households), "count"),
+        ("Residents 人", fmt(figures.residents), "count"),
+        (unit_label, f"{figures.units:,}", ""),
+        ("Incidents reported 事件", fmt(h["reported"]), "count"),
+        ("Still open 待办", fmt(h["open"]), "count"),
+        ("Overdue now 超期", fmt(h["overdue"]), "count warn"),
         ("Resolved 办结率", share(resolved), ""),
     ]
     figs = "".join(
@@ -177,7 +178,7 @@ def header(figures: _shared.WallFigures | None, note: str) -> str:
     )
     values = text(json.dumps(figures.values, separators=(",", ":")))
     return (
-        '<div class="wg" data-testid="wallHeader">'
+        f'<div class="wg" data-testid="wallHeader" data-read="{figures.read_at.isoformat()}">'
         '<div class="wg-top">'
         f'<p class="wg-title">{text(figures.county)} 社会治理综合服务中心 · Command centre</p>'
         f"{status}</div>"

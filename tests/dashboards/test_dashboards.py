@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
+from geo import maps
 from geo.db.provision import scratch_database
-from tests._fixtures.browser import CHROMIUM, CHROMIUM_ARGS, leaflet_frame, streamlit_server
+from tests._fixtures.browser import leaflet_frame, streamlit_server
 from tests._fixtures.county import tiny_county
 
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.slow]
@@ -21,14 +21,6 @@ def dashboard_db(server_url: str) -> Iterator[str]:
     """A committed database holding the tiny county (the dashboards run in another process)."""
     with scratch_database(server_url, "dash", county=tiny_county()) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_overview_shows_hierarchy_counts_and_township_map(
@@ -64,7 +56,8 @@ def test_empty_database_says_what_to_do(server_url: str, browser) -> None:
     with scratch_database(server_url, "dash_empty") as url, streamlit_server(url) as base:
         page = browser.new_page()
         page.goto(base)
-        page.get_by_text("wangge synth").first.wait_for(timeout=30_000)
+        page.get_by_text("wangge demo").first.wait_for(timeout=30_000)
+        assert "Traceback" not in page.inner_text("body")
 
 
 def test_wall_shows_aggregates_only_with_small_counts_suppressed(
@@ -75,20 +68,20 @@ def test_wall_shows_aggregates_only_with_small_counts_suppressed(
         page.goto(f"{base}/wall")
         page.get_by_text("Command centre").first.wait_for(timeout=30_000)
         frame = leaflet_frame(page)
+        frame.wait_for_function("() => !!document.documentElement.dataset.wallApplied")
         page.screenshot(path=tmp_path / "wall.png")
-        metric = page.locator("[data-testid='stMetric']", has_text="Households")
-        assert metric.locator("[data-testid='stMetricValue']").inner_text() == "6"
+        metric = page.locator("[data-testid='wallFigure']", has_text="Households")
+        assert metric.locator(".v").inner_text() == "6"
         html = frame.content()
-        # Both villages hold fewer than 5 households: their counts never reach the browser.
+        # Both villages hold fewer than 5 households: no count of theirs reaches the browser
+        # (the map's features carry their code only) and they are drawn as suppressed.
         features = frame.evaluate(
-            "() => { const out = []; for (const k in window) { const v = window[k];"
-            " if (v && v instanceof window.L.GeoJSON) v.eachLayer(l => out.push("
-            "l.feature.properties)); } return out; }"
+            "() => { const out = []; window.wanggeWall.layer.eachLayer(l => out.push("
+            "[l.feature.properties, l.options.fillColor])); return out; }"
         )
-        units = [f for f in features if "households" in f]  # the rest: township outlines
-        assert len(units) == 2
-        assert all(f["households"] is None for f in units)
-        assert all(set(f) <= {"name", "households", "_fill"} for f in features)
+        assert len(features) == 2
+        assert all(set(props) == {"code"} for props, _ in features)
+        assert all(colour == maps.SUPPRESSED for _, colour in features)
         for code in tiny_county().households["code"]:
             assert code not in html
             assert code not in page.content()
