@@ -311,6 +311,14 @@ def info() -> None:
 def dash(
     port: Annotated[int, typer.Option(help="Port to serve the dashboards on.")] = 8501,
     headless: Annotated[bool, typer.Option(help="Do not try to open a browser.")] = True,
+    wall: Annotated[
+        bool,
+        typer.Option(
+            "--wall",
+            help="Open (or, headless, print) the command-centre wall in kiosk mode: "
+            "/wall?kiosk=1, no sidebar, no chrome.",
+        ),
+    ] = False,
 ) -> None:
     """Start the Streamlit dashboards (Ctrl-C stops them)."""
     with one_line_errors():
@@ -318,12 +326,32 @@ def dash(
         app_file = ROOT / "dashboards" / "app.py"
         if not app_file.exists():
             raise WanggeError(f"{app_file} not found: run from a Wangge checkout")
-        out.print(f"dashboards on http://localhost:{port}  (Ctrl-C to stop)")
+        base = f"http://localhost:{port}"
+        out.print(f"dashboards on {base}  (Ctrl-C to stop)")
+        if wall:
+            out.print(f"command-centre wall: {base}/wall?kiosk=1  (full screen: F11)")
         command = [
             sys.executable, "-m", "streamlit", "run", str(app_file),
-            "--server.port", str(port), "--server.headless", str(headless).lower(),
+            "--server.port", str(port), "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+            "--client.showErrorDetails", "none",
         ]  # fmt: skip
+        if not headless:
+            # Streamlit opens the root page; open the page asked for once it answers.
+            import threading
+            import urllib.request
+            import webbrowser
+
+            def _open() -> None:
+                for _ in range(60):
+                    try:
+                        urllib.request.urlopen(f"{base}/_stcore/health", timeout=1).close()
+                        break
+                    except OSError:
+                        time.sleep(0.5)
+                webbrowser.open(f"{base}/wall?kiosk=1" if wall else base)
+
+            threading.Thread(target=_open, daemon=True).start()
         raise typer.Exit(subprocess.call(command))
 
 
