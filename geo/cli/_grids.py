@@ -1,14 +1,24 @@
-"""``wangge grids``: build, check, compare, publish and list grid plans stored in PostGIS.
+"""``wangge grids``: build, show, edit, check, compare, publish and list grid plans.
 
     wangge grids build --plan NAME [--min N --max N] [--village CODE] [--county CODE]
+    wangge grids show PLAN [--village CODE]
+    wangge grids move PLAN --household H [--household H ...] --to CELL
+    wangge grids split PLAN CELL [--k 2]
+    wangge grids merge PLAN CELL CELL [CELL ...]
+    wangge grids rebuild PLAN VILLAGE [--min N --max N]
+    wangge grids undo PLAN / redo PLAN / history PLAN
     wangge grids check PLAN
     wangge grids diff A B
     wangge grids publish PLAN
     wangge grids list
 
-Registered in :mod:`geo.cli` as ``wangge grids``. Each command runs in one transaction: it
-lands whole or not at all.  Errors are one line on stderr with exit code 1
-(:func:`geo.cli._common.one_line_errors`).
+PLAN is an id (``12``, ``#12``, ``id:12``) or a name (``name:2024`` for a name made of
+digits), the same everywhere (:data:`geo.plans.PLAN_REF_RULE`).  Every edit takes
+``--expected-version`` (default: the version it reads, in the same transaction) and prints
+the village's rule checks afterwards.  Registered in :mod:`geo.cli` as ``wangge grids``.
+Each command runs in one transaction: it lands whole or not at all.  Errors are one line on
+stderr with exit code 1 (:func:`geo.cli._common.one_line_errors`).  Names and actors are
+printed as text, never as Rich markup.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from geo.cli._common import engine, one_line_errors, out, start_invocation
@@ -31,7 +42,9 @@ app = typer.Typer(
     callback=start_invocation,
 )
 
-PlanArg = Annotated[str, typer.Argument(help="Plan name (or id).")]
+PlanArg = Annotated[
+    str, typer.Argument(help="Plan id (12, #12, id:12) or name (name:2024 if made of digits).")
+]
 CountyOpt = Annotated[
     str | None, typer.Option("--county", help="County code (default: the only county).")
 ]
@@ -61,15 +74,23 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+_WHOLE = {"name", "what", "cell", "village", "by", "measure"}
+
+
 def _table(title: str, frame: pd.DataFrame) -> Table:
-    table = Table(title=title)
+    table = Table(title=escape(title) if title else None)
     for i, column in enumerate(frame.columns):
         numeric = pd.api.types.is_numeric_dtype(frame[column]) or (
             i > 0 and frame[column].dtype == object and column in ("value", "a", "b", "change")
         )
-        table.add_column(str(column).replace("_", " "), justify="right" if numeric else "left")
+        table.add_column(
+            str(column).replace("_", " "),
+            justify="right" if numeric else "left",
+            # codes and user text are folded onto a second line, never cut with an ellipsis
+            overflow="fold" if column in _WHOLE else "ellipsis",
+        )
     for row in frame.itertuples(index=False):
-        table.add_row(*(_fmt(v.item() if hasattr(v, "item") else v) for v in row))
+        table.add_row(*(escape(_fmt(v.item() if hasattr(v, "item") else v)) for v in row))
     return table
 
 
@@ -137,7 +158,8 @@ def build(
                     by=who,
                 )
                 out.print(
-                    f"plan {plan!r} version {result.version}: village {village} rebuilt into "
+                    f"plan {escape(repr(plan))} version {result.version}: village {village} "
+                    "rebuilt into "
                     f"{len(result.cells)} cells, {len(result.violations)} violation(s) there; "
                     f"plan share within bounds {result.metrics['share_within_bounds']:.1%} "
                     f"({result.seconds:.1f} s)"
@@ -171,7 +193,8 @@ def build(
                 plan_id = plans.save_plan(conn, built, county_code=code, name=plan, created_by=who)
         m = built.metrics
         out.print(
-            f"plan {plan!r} (id {plan_id}, draft v1) of county {code}: {m['cells']:,} cells of "
+            f"plan {escape(repr(plan))} (id {plan_id}, draft v1) of county {code}: "
+            f"{m['cells']:,} cells of "
             f"{built.params.bounds.min_size}-{built.params.bounds.max_size} households for "
             f"{m['households']:,} households in {m['villages']:,} villages; "
             f"{m['share_within_bounds']:.1%} within bounds, mean Polsby-Popper "
@@ -221,7 +244,7 @@ def diff(a: PlanArg, b: PlanArg, county: CountyOpt = None) -> None:
             summary[column] = [
                 _share(m, v) for m, v in zip(summary["measure"], summary[column], strict=True)
             ]
-        out.print(_table(f"{a} -> {b}", summary))
+        out.print(_table(f"{a} -> {b}", summary))  # title escaped by _table
         out.print(
             f"{len(result.moved):,} households moved; cells added {len(result.cells_added):,}, "
             f"removed {len(result.cells_removed):,}, reshaped {len(result.cells_reshaped):,}"
@@ -229,18 +252,31 @@ def diff(a: PlanArg, b: PlanArg, county: CountyOpt = None) -> None:
 
 
 @app.command("publish")
-def publish(plan: PlanArg, county: CountyOpt = None, by: ByOpt = None) -> None:
+def publish(
+    plan: PlanArg,
+    county: CountyOpt = None,
+    by: ByOpt = None,
+    expected_version: Annotated[
+        int | None,
+        typer.Option("--expected-version", help="Refuse if the plan is at another version."),
+    ] = None,
+) -> None:
     """Publish a draft plan; the county's previously published plan is archived."""
     from geo import plans
 
     with one_line_errors():
         with engine().begin() as conn:
-            archived = plans.publish_plan(conn, plan, by=by or _user(), county_code=county)
-            new = plans.describe_plan(conn, plan, county_code=county)
+            row = plans.describe_plan(conn, plan, county_code=county)
+            archived = plans.publish_plan(
+                conn, row["id"], by=by or _user(), expected_version=expected_version
+            )
+            new = plans.describe_plan(conn, row["id"])
             old = None if archived is None else plans.describe_plan(conn, archived)
         tail = f"; archived {old['name']!r} (id {old['id']})" if old is not None else ""
         out.print(
-            f"published {new['name']!r} (id {new['id']}) of county {new['county_code']}{tail}"
+            escape(
+                f"published {new['name']!r} (id {new['id']}) of county {new['county_code']}{tail}"
+            )
         )
 
 
@@ -262,7 +298,307 @@ def list_(county: CountyOpt = None) -> None:
             lambda v: "–" if pd.isna(v) else f"{v:.1%}"
         )
         shown["by"] = frame["updated_by"].fillna(frame["created_by"])
-        shown = shown.rename(columns={"share_within_bounds": "within_bounds"})
+        shown = shown.rename(
+            columns={"share_within_bounds": "in bounds", "version": "v", "households": "hh"}
+        )
         if (frame["county_code"] != frame["county_code"].iloc[0]).any():
             shown.insert(1, "county", frame["county_code"])
         out.print(_table("grid plans", shown))
+
+
+# --------------------------------------------------------------------------- workbench commands
+
+ExpectedOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--expected-version",
+        help="The plan version the edit was made on; refused if the plan has moved on "
+        "(default: the version read now).",
+    ),
+]
+VillageOpt = Annotated[str | None, typer.Option("--village", help="Village code.")]
+
+
+def _say(text: str) -> None:
+    """Print ``text`` as text, never as markup (it holds names and actors)."""
+    out.print(escape(text), highlight=False)
+
+
+def _version_of(conn: object, plan: str, county: str | None, expected: int | None) -> tuple:
+    """``(id, version to expect)`` of a plan; ``expected`` wins when given."""
+    from geo import plans
+
+    row = plans.describe_plan(conn, plan, county_code=county)
+    return row["id"], (row["version"] if expected is None else expected)
+
+
+def _cells_table(title: str, view: object) -> Table:
+    cells = view.cells
+    lo, hi = view.bounds.min_size, view.bounds.max_size
+    frame = pd.DataFrame(
+        {
+            "cell": cells["code"],
+            "hh": cells["households"].astype(int),
+            "size": [
+                "ok" if lo <= n <= hi else ("small" if n < lo else "big")
+                for n in cells["households"]
+            ],
+            "pieces": ["1" if c else "2+" for c in cells["contiguous"].astype(bool)],
+            "pp": cells["polsby_popper"].astype(float).round(2),
+            "flag": cells["flag_reason"],
+        }
+    )
+    return _table(title, frame)
+
+
+def _print_checks(view: object) -> None:
+    """The rule checks of one village, then the plan's totals."""
+    m, pm = view.metrics, view.plan_metrics
+    lo, hi = view.bounds.min_size, view.bounds.max_size
+    out_of = int((~view.cells["households"].between(lo, hi)).sum())
+    pieces = int((~view.cells["contiguous"].astype(bool)).sum())
+    title = (
+        f"village {view.village_code} {view.village_name}: {m['cells']} cells, "
+        f"{m['households']} households, bounds {lo}-{hi}"
+    )
+    _say(title)
+    out.print(_cells_table("", view))
+    checks = [
+        f"sizes: {out_of} cell(s) outside {lo}-{hi}",
+        f"contiguity: {pieces} cell(s) in pieces",
+        f"natural units split: {len(view.units_split)} of {m['natural_units']}",
+        f"compactness: mean Polsby-Popper {_fmt(m['mean_pp'])}",
+        f"left out: {len(view.left_out)} household(s)",
+    ]
+    for line in checks:
+        _say("  " + line)
+    if not view.violations.empty:
+        counts = view.violations["rule"].value_counts()
+        _say("  violations: " + ", ".join(f"{r} {n}" for r, n in counts.items()))
+    share = pm.get("share_within_bounds")
+    _say(
+        f"plan {view.plan_name!r} v{view.version}: {pm.get('cells', 0):,} cells, "
+        f"{pm.get('households', 0):,} households, "
+        f"{'–' if share is None else f'{share:.1%}'} of cells within bounds, "
+        f"{pm.get('cells_non_contiguous', 0)} in pieces, "
+        f"{pm.get('natural_units_split', 0)} natural units split"
+    )
+
+
+def _after_edit(result: object, plan_id: int) -> None:
+    from geo import plans
+
+    _say(f"version {result.version}: {result.summary} ({result.seconds * 1000:.0f} ms)")
+    with engine().connect() as conn:
+        view = plans.village_view(conn, plan_id, result.village_code)
+    _print_checks(view)
+
+
+@app.command("show")
+def show(plan: PlanArg, village: VillageOpt = None, county: CountyOpt = None) -> None:
+    """List a plan's villages, or one village's cells and their households (--village)."""
+    from geo import plans
+
+    with one_line_errors():
+        with engine().connect() as conn:
+            row = plans.describe_plan(conn, plan, county_code=county)
+            if village is None:
+                villages = plans.plan_villages(conn, row["id"])
+            else:
+                view = plans.village_view(conn, row["id"], village)
+        head = (
+            f"plan {row['name']!r} (id {row['id']}, {row['status']}, version {row['version']}, "
+            f"county {row['county_code']})"
+        )
+        if village is None:
+            shown = villages.rename(
+                columns={"township_name": "township", "village_code": "village",
+                         "village_name": "name", "households": "hh", "cells_flagged": "flagged"}
+            )  # fmt: skip
+            shown["left out"] = villages["households"] - villages["assigned"]
+            out.print(
+                _table(head, shown[["township", "village", "name", "hh", "cells", "flagged",
+                                    "left out"]])
+            )  # fmt: skip
+            _say("`wangge grids show PLAN --village CODE`: a village's cells and households")
+            return
+        _say(head)
+        _print_checks(view)
+        for code, group in view.households.groupby("cell_code", sort=True):
+            _say(f"{code} ({len(group)} households):")
+            _print_codes(group["code"].tolist())
+        if view.left_out:
+            _say(f"left out ({len(view.left_out)} households):")
+            _print_codes(view.left_out)
+
+
+def _print_codes(codes: list[str], per_line: int = 3) -> None:
+    for i in range(0, len(codes), per_line):
+        _say("  " + "  ".join(codes[i : i + per_line]))
+
+
+@app.command("copy")
+def copy(
+    plan: PlanArg,
+    name: Annotated[str, typer.Option("--name", help="Name of the new draft.")],
+    county: CountyOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """Start a new draft (version 1) from any plan, e.g. the published one."""
+    from geo import plans
+
+    with one_line_errors():
+        with engine().begin() as conn:
+            row = plans.describe_plan(conn, plan, county_code=county)
+            new_id = plans.copy_plan(conn, row["id"], name=name, by=by or _user())
+        _say(f"draft {name!r} (id {new_id}, version 1) copied from {row['name']!r}")
+
+
+@app.command("move")
+def move(
+    plan: PlanArg,
+    to: Annotated[str, typer.Option("--to", help="The cell the households move into.")],
+    household: Annotated[
+        list[str], typer.Option("--household", help="Household code (repeat for several).")
+    ],
+    expected_version: ExpectedOpt = None,
+    county: CountyOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """Move households into a cell of their village; prints the village's rule checks."""
+    _edit(plan, county, expected_version, by, "move", household_codes=household, to_cell=to)
+
+
+@app.command("split")
+def split(
+    plan: PlanArg,
+    cell: Annotated[str, typer.Argument(help="The cell to split.")],
+    k: Annotated[int, typer.Option("--k", help="Into how many cells.")] = 2,
+    expected_version: ExpectedOpt = None,
+    county: CountyOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """Split a cell into k balanced cells; prints the village's rule checks."""
+    _edit(plan, county, expected_version, by, "split", cell_code=cell, k=k)
+
+
+@app.command("merge")
+def merge(
+    plan: PlanArg,
+    cells: Annotated[list[str], typer.Argument(help="Two or more adjacent cells to merge.")],
+    expected_version: ExpectedOpt = None,
+    county: CountyOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """Merge adjacent cells of one village (one version per pair); prints the rule checks."""
+    if len(cells) < 2:
+        with one_line_errors():
+            raise ConfigError("merge needs two or more cells")
+    _edit(plan, county, expected_version, by, "merge", cells=cells)
+
+
+@app.command("rebuild")
+def rebuild(
+    plan: PlanArg,
+    village: Annotated[str, typer.Argument(help="The village to cut afresh.")],
+    min_size: Annotated[
+        int | None, typer.Option("--min", help="Fewest households per cell.")
+    ] = None,
+    max_size: Annotated[int | None, typer.Option("--max", help="Most households per cell.")] = None,
+    expected_version: ExpectedOpt = None,
+    county: CountyOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """Cut one village's cells afresh (other bounds are remembered for it)."""
+    _edit(
+        plan, county, expected_version, by, "rebuild",
+        village_code=village, min_size=min_size, max_size=max_size,
+    )  # fmt: skip
+
+
+@app.command("undo")
+def undo(
+    plan: PlanArg, expected_version: ExpectedOpt = None, county: CountyOpt = None, by: ByOpt = None
+) -> None:
+    """Take back the plan's last edit (itself a new version); prints the rule checks."""
+    _edit(plan, county, expected_version, by, "undo")
+
+
+@app.command("redo")
+def redo(
+    plan: PlanArg, expected_version: ExpectedOpt = None, county: CountyOpt = None, by: ByOpt = None
+) -> None:
+    """Take back the last undo, while no edit was made since."""
+    _edit(plan, county, expected_version, by, "redo")
+
+
+@app.command("history")
+def history(plan: PlanArg, county: CountyOpt = None) -> None:
+    """The plan's versions: what each edit, undo or redo did, who and when."""
+    from geo import plans
+
+    with one_line_errors():
+        with engine().connect() as conn:
+            row = plans.describe_plan(conn, plan, county_code=county)
+            edits = plans.plan_history(conn, row["id"])
+        head = f"plan {row['name']!r} (id {row['id']}) is at version {row['version']}"
+        if edits.empty:
+            _say(f"{head}; no edits since it was created by {row['created_by']}")
+            return
+        shown = pd.DataFrame(
+            {
+                "v": edits["version"],
+                "what": edits["summary"],
+                "by": edits["created_by"],
+                "when": pd.to_datetime(edits["created_at"], utc=True).dt.tz_localize(None),
+            }
+        )
+        out.print(_table(head, shown))
+
+
+def _edit(
+    plan: str, county: str | None, expected: int | None, by: str | None, op: str, **fields
+) -> None:
+    """Run one edit (or undo/redo) in one transaction, then print the village's checks."""
+    from geo import plans
+
+    with one_line_errors():
+        who = by or _user()
+        with engine().begin() as conn:
+            plan_id, version = _version_of(conn, plan, county, expected)
+            if op == "undo":
+                results = [plans.undo_edit(conn, plan_id, expected_version=version, by=who)]
+            elif op == "redo":
+                results = [plans.redo_edit(conn, plan_id, expected_version=version, by=who)]
+            elif op == "merge":
+                results = _merge_all(conn, plan_id, fields["cells"], version, who)
+            elif op == "rebuild":
+                results = [
+                    plans.rebuild_village(
+                        conn, plan_id, fields["village_code"], min_size=fields["min_size"],
+                        max_size=fields["max_size"], expected_version=version, by=who,
+                    )
+                ]  # fmt: skip
+            else:
+                edit = (
+                    plans.Move(tuple(fields["household_codes"]), fields["to_cell"])
+                    if op == "move"
+                    else plans.Split(fields["cell_code"], fields["k"])
+                )
+                results = [plans.edit_plan(conn, plan_id, edit, expected_version=version, by=who)]
+        for result in results[:-1]:
+            _say(f"version {result.version}: {result.summary}")
+        _after_edit(results[-1], plan_id)
+
+
+def _merge_all(conn: object, plan_id: int, cells: list[str], version: int, who: str) -> list:
+    """Merge ``cells`` into the first, pair by pair (each pair a version)."""
+    from geo import plans
+
+    results = []
+    keep = cells[0]
+    for other in cells[1:]:
+        result = plans.merge_cells(conn, plan_id, keep, other, expected_version=version, by=who)
+        keep, version = min(keep, other), result.version
+        results.append(result)
+    return results

@@ -6,7 +6,7 @@ adds one import line below.
 
 from __future__ import annotations
 
-from geo.db import models_load, models_province  # noqa: F401  (register their tables)
+from geo.db import models_load, models_plans, models_province  # noqa: F401  (register their tables)
 from geo.db.models import Base
 
 __all__ = ["Base"]

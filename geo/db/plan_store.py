@@ -426,12 +426,38 @@ def list_plans(conn: Connection, county_code: str | None = None) -> pd.DataFrame
     )
 
 
+PLAN_REF_RULE = (
+    "a plan is named by its id (digits, or #12 / id:12) or by its name; a name made only "
+    "of digits is written name:2024"
+)
+"""How a plan reference is read (:func:`parse_plan_ref`), for help texts and errors."""
+
+
+def parse_plan_ref(plan_ref: int | str) -> tuple[str, int | str]:
+    """``("id", 12)`` or ``("name", "spring")`` from a plan reference.
+
+    An int, a string of digits, ``#12`` and ``id:12`` are ids; ``name:X`` is the name ``X``
+    (the way to name a plan whose name looks like an id); anything else is a name.
+    """
+    if isinstance(plan_ref, int | np.integer) and not isinstance(plan_ref, bool):
+        return "id", int(plan_ref)
+    ref = str(plan_ref).strip()
+    if ref.startswith("name:"):
+        return "name", ref[len("name:") :]
+    for prefix in ("#", "id:", ""):
+        rest = ref[len(prefix) :] if ref.startswith(prefix) else None
+        if rest is not None and rest.isascii() and rest.isdigit():
+            return "id", int(rest)
+    return "name", ref
+
+
 def find_plan(
     conn: Connection, plan_ref: int | str, *, county_code: str | None = None, lock: bool = False
 ) -> PlanRow:
     """The ``grid_plan`` row of a plan id or name (locked ``FOR UPDATE`` if asked).
 
-    A name made only of digits that matches no plan is taken as an id.
+    ``plan_ref`` is read by :func:`parse_plan_ref`: digits (or ``#12``, ``id:12``) are an id,
+    ``name:X`` or any other text a name.
 
     Raises
     ------
@@ -439,28 +465,41 @@ def find_plan(
         No such plan, or several plans of that name (in different counties) and no county.
     """
     suffix = " FOR UPDATE" if lock else ""  # one of two fixed strings
-    rows: list = []
-    if isinstance(plan_ref, str):
+    kind, value = parse_plan_ref(plan_ref)
+    if kind == "name":
         rows = conn.execute(
             text(
                 f"SELECT {_PLAN_COLUMNS} FROM grid_plan WHERE name = :n "
                 f"AND county_code LIKE :c ORDER BY id{suffix}"
             ),
-            {"n": plan_ref, "c": f"{county_code or ''}%"},
+            {"n": value, "c": f"{county_code or ''}%"},
         ).all()
         if len(rows) > 1:
             counties = ", ".join(r.county_code for r in rows)
             raise PlanError(
-                f"several plans are named {plan_ref!r} (counties {counties}); name the county"
+                f"several plans are named {value!r} (counties {counties}); name the county"
             )
-    if not rows and (isinstance(plan_ref, int) or str(plan_ref).isdigit()):
-        rows = conn.execute(
-            text(f"SELECT {_PLAN_COLUMNS} FROM grid_plan WHERE id = :i{suffix}"),
-            {"i": int(plan_ref)},
-        ).all()
+        if not rows:
+            raise PlanError(f"no plan {value!r}; `wangge grids list` shows the plans")
+        return PlanRow(**rows[0]._mapping)
+    rows = conn.execute(
+        text(f"SELECT {_PLAN_COLUMNS} FROM grid_plan WHERE id = :i{suffix}"),
+        {"i": value},
+    ).all()
     if not rows:
-        raise PlanError(f"no plan {plan_ref!r}; `wangge grids list` shows the plans")
+        hint = ""
+        if plan_named_anywhere(conn, str(plan_ref).strip()):
+            hint = f"; the plan named {str(plan_ref).strip()!r} is name:{str(plan_ref).strip()}"
+        raise PlanError(f"no plan with id {value}{hint}; `wangge grids list` shows the plans")
     return PlanRow(**rows[0]._mapping)
+
+
+def plan_named_anywhere(conn: Connection, name: str) -> bool:
+    """Whether any county has a plan called ``name``."""
+    found = conn.execute(
+        text("SELECT 1 FROM grid_plan WHERE name = :n LIMIT 1"), {"n": name}
+    ).first()
+    return found is not None
 
 
 def publish_row(conn: Connection, plan_id: int, *, county_code: str, by: str) -> int | None:
@@ -570,3 +609,171 @@ def _jsonable(value: Any) -> Any:
 
 def _json(value: dict[str, Any]) -> str:
     return json.dumps(_jsonable(value))
+
+
+# --------------------------------------------------------------------------- edit history
+
+
+def record_edit(
+    conn: Connection,
+    plan_id: int,
+    *,
+    version: int,
+    kind: str,
+    op: str,
+    village: str,
+    summary: str,
+    reverts: int | None,
+    params_before: dict[str, Any] | None,
+    by: str,
+) -> None:
+    """Record version ``version`` of a plan and keep the village's rows it is about to replace.
+
+    Inserts the ``grid_plan_edit`` row, then copies ``village``'s current cells and
+    assignments into ``grid_cell_before`` / ``cell_assignment_before`` under that version.
+    Call it before the village's rows are replaced.
+    """
+    conn.execute(
+        text(
+            "INSERT INTO grid_plan_edit (plan_id, version, kind, op, village_code, summary, "
+            "reverts, params_before, created_by) VALUES (:p, :v, :k, :op, :vil, :s, :r, "
+            "CAST(:pb AS jsonb), :by)"
+        ),
+        {
+            "p": plan_id,
+            "v": version,
+            "k": kind,
+            "op": op,
+            "vil": village,
+            "s": summary,
+            "r": reverts,
+            "pb": None if params_before is None else _json(params_before),
+            "by": by,
+        },
+    )
+    cols = ", ".join(CELL_DB_COLUMNS)  # constant column names, not input
+    conn.execute(
+        text(
+            f"INSERT INTO grid_cell_before (plan_id, version, {cols}, geom) "
+            f"SELECT plan_id, :v, {cols}, geom FROM grid_cell "
+            "WHERE plan_id = :p AND village_code = :vil"
+        ),
+        {"p": plan_id, "v": version, "vil": village},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO cell_assignment_before (plan_id, version, household_code, cell_code) "
+            "SELECT a.plan_id, :v, a.household_code, a.cell_code FROM cell_assignment a "
+            "JOIN household h ON h.code = a.household_code "
+            "WHERE a.plan_id = :p AND h.village_code = :vil"
+        ),
+        {"p": plan_id, "v": version, "vil": village},
+    )
+
+
+def restore_village(conn: Connection, plan_id: int, *, version: int, village: str) -> None:
+    """Put back ``village``'s cells and assignments as they were before version ``version``."""
+    conn.execute(
+        text(
+            "DELETE FROM cell_assignment a USING household h WHERE a.plan_id = :p "
+            "AND h.code = a.household_code AND h.village_code = :vil"
+        ),
+        {"p": plan_id, "vil": village},
+    )
+    conn.execute(
+        text("DELETE FROM grid_cell WHERE plan_id = :p AND village_code = :vil"),
+        {"p": plan_id, "vil": village},
+    )
+    cols = ", ".join(CELL_DB_COLUMNS)  # constant column names, not input
+    conn.execute(
+        text(
+            f"INSERT INTO grid_cell (plan_id, {cols}, geom) SELECT plan_id, {cols}, geom "
+            "FROM grid_cell_before WHERE plan_id = :p AND version = :v"
+        ),
+        {"p": plan_id, "v": version},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO cell_assignment (plan_id, household_code, cell_code) "
+            "SELECT plan_id, household_code, cell_code FROM cell_assignment_before "
+            "WHERE plan_id = :p AND version = :v"
+        ),
+        {"p": plan_id, "v": version},
+    )
+
+
+def plan_edits(conn: Connection, plan_id: int) -> pd.DataFrame:
+    """The versions of a plan after the first, oldest first.
+
+    Columns ``version``, ``kind`` (edit, undo, redo), ``op``, ``village_code``, ``summary``,
+    ``reverts`` (the version an undo or redo took back, else null), ``created_by``,
+    ``created_at``.
+    """
+    return pd.read_sql(
+        text(
+            "SELECT version, kind, op, village_code, summary, reverts, created_by, created_at "
+            "FROM grid_plan_edit WHERE plan_id = :p ORDER BY version"
+        ),
+        conn,
+        params={"p": plan_id},
+    )
+
+
+def edit_params_before(conn: Connection, plan_id: int, version: int) -> dict | None:
+    """The plan's ``params`` before version ``version`` (the stored JSON, or None)."""
+    return conn.execute(
+        text("SELECT params_before FROM grid_plan_edit WHERE plan_id = :p AND version = :v"),
+        {"p": plan_id, "v": version},
+    ).scalar_one()
+
+
+# --------------------------------------------------------------------------- workbench reads
+
+
+def plan_villages(conn: Connection, plan_id: int, county_code: str) -> pd.DataFrame:
+    """The county's villages with their township and the plan's figures, by code.
+
+    Columns ``township_code``, ``township_name``, ``village_code``, ``village_name``,
+    ``households`` (stored in the village), ``assigned`` (in a cell of the plan), ``cells``,
+    ``cells_flagged``.
+    """
+    return pd.read_sql(
+        text(
+            "SELECT t.code AS township_code, t.name AS township_name, v.code AS village_code, "
+            "v.name AS village_name, "
+            "(SELECT count(*) FROM household h WHERE h.village_code = v.code) AS households, "
+            "(SELECT count(*) FROM cell_assignment a JOIN household h "
+            " ON h.code = a.household_code WHERE a.plan_id = :p AND h.village_code = v.code) "
+            "AS assigned, "
+            "(SELECT count(*) FROM grid_cell c WHERE c.plan_id = :p AND c.village_code = v.code) "
+            "AS cells, "
+            "(SELECT count(*) FROM grid_cell c WHERE c.plan_id = :p AND c.village_code = v.code "
+            " AND c.flag_reason IS NOT NULL) AS cells_flagged "
+            "FROM admin_unit v JOIN admin_unit t ON t.code = v.parent_code "
+            "WHERE v.level = 'village' AND v.code LIKE :c ORDER BY v.code"
+        ),
+        conn,
+        params={"p": plan_id, "c": f"{county_code}%"},
+    )
+
+
+def village_natural_units(conn: Connection, village_code: str) -> gpd.GeoDataFrame:
+    """One village's natural units (code, name, kind; EPSG:4326), by code; may be empty."""
+    return io.read_frame(
+        conn,
+        "SELECT code, name, kind, geom FROM admin_unit "
+        "WHERE level = 'natural_unit' AND parent_code = :v ORDER BY code",
+        params={"v": village_code},
+    )
+
+
+def village_township(conn: Connection, village_code: str) -> tuple[str, str]:
+    """``(code, name)`` of a village's township (empty strings if it has none)."""
+    row = conn.execute(
+        text(
+            "SELECT t.code, t.name FROM admin_unit v JOIN admin_unit t ON t.code = v.parent_code "
+            "WHERE v.code = :v"
+        ),
+        {"v": village_code},
+    ).first()
+    return ("", "") if row is None else (row.code, row.name)

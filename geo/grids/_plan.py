@@ -38,7 +38,8 @@ from pyproj import CRS
 
 from geo.errors import ConfigError, DataError
 from geo.grids._build import codes_for, tile
-from geo.grids._check import diff, plan_metrics, violations
+from geo.grids._check import diff, violations
+from geo.grids._check import plan_metrics as _plan_metrics
 from geo.grids._engine import household_seeds, rep_points
 from geo.grids._graph import delaunay_edges, graph_matrix
 from geo.grids._partition import bisect_group, is_feasible, leaf_sizes
@@ -63,6 +64,7 @@ __all__ = [
     "metric_crs",
     "move_households",
     "plan_diff",
+    "plan_metrics",
     "polsby_popper",
     "rebuild_village",
     "split_cell",
@@ -357,6 +359,18 @@ def plan_diff(a: GridPlan, b: GridPlan) -> PlanDiff:
     return diff(a, b)
 
 
+def plan_metrics(
+    cells: pd.DataFrame, assignment: pd.DataFrame, bounds: CellBounds | None = None
+) -> dict:
+    """The figures of :attr:`GridPlan.metrics` (without ``seconds``) for any cells.
+
+    ``cells`` has :data:`CELL_COLUMNS` (geometry not needed), ``assignment``
+    :data:`ASSIGNMENT_COLUMNS`; ``villages_infeasible`` is judged against ``bounds``
+    (default ``CellBounds()``).  Used for one village of a stored plan.
+    """
+    return _plan_metrics(cells, assignment, bounds or CellBounds())
+
+
 def polsby_popper(geoms: gpd.GeoSeries | np.ndarray) -> np.ndarray:
     """Polsby-Popper compactness ``4*pi*A / P**2`` (1 for a disc), vectorised.
 
@@ -427,7 +441,7 @@ def _plan(
     *,
     seconds: float | None,
 ) -> GridPlan:
-    metrics = plan_metrics(cells, assignment, params.bounds)
+    metrics = _plan_metrics(cells, assignment, params.bounds)
     metrics["seconds"] = float("nan") if seconds is None else round(seconds, 3)
     return GridPlan(
         cells=cells, assignment=assignment, metrics=metrics, params=params, inputs=inputs

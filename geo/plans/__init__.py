@@ -19,14 +19,21 @@ Edits are values (:class:`Move`, :class:`MovePolygon`, :class:`Split`, :class:`M
 Every function takes an SQLAlchemy ``Connection`` with a transaction open and works inside
 it; the caller commits (``with engine.begin() as conn: ...``).
 
+Every edit, undo and redo is a version with who and when (:func:`plan_history`); an undo
+puts back the village rows the edit replaced (:func:`undo_edit`, :func:`redo_edit`).
+Plans are referred to by id or name everywhere (:data:`PLAN_REF_RULE`).
+
 Files: ``_types`` (the values), ``_county`` (county, bounds, build), ``_store`` (save, load,
 list, copy, describe), ``_metrics`` (metrics from the stored cells), ``_edit`` (edits),
-``_publish`` (check, diff, publish).
+``_history`` (versions, undo, redo), ``_village`` (one village with its rule checks, for the
+workbench), ``_publish`` (check, diff, publish).
 """
 
+from geo.db.plan_store import PLAN_REF_RULE, parse_plan_ref
 from geo.errors import PlanError, StaleVersionError
 from geo.plans._county import build_county_plan, county_bounds, county_code_of, default_bounds
 from geo.plans._edit import (
+    describe_edit,
     edit_plan,
     merge_cells,
     move_households,
@@ -34,9 +41,17 @@ from geo.plans._edit import (
     rebuild_village,
     split_cell,
 )
+from geo.plans._history import plan_history, redo_edit, undo_edit, undo_redo_state
 from geo.plans._metrics import plan_metrics_from_db
 from geo.plans._publish import check_stored_plan, diff_plans, publication_faults, publish_plan
-from geo.plans._store import copy_plan, describe_plan, list_plans, load_plan, save_plan
+from geo.plans._store import (
+    check_plan_name,
+    copy_plan,
+    describe_plan,
+    list_plans,
+    load_plan,
+    save_plan,
+)
 from geo.plans._types import (
     CELL_TOLERANCE_M,
     DEFAULT_BOUNDS,
@@ -53,6 +68,7 @@ from geo.plans._types import (
     Split,
     StoredPlan,
 )
+from geo.plans._village import VillageView, plan_villages, village_view
 
 __all__ = [
     "CELL_TOLERANCE_M",
@@ -61,6 +77,7 @@ __all__ = [
     "OP_ARGUMENTS",
     "OP_OPTIONS",
     "PLAN_OPS",
+    "PLAN_REF_RULE",
     "Edit",
     "EditResult",
     "Merge",
@@ -71,12 +88,15 @@ __all__ = [
     "Split",
     "StaleVersionError",
     "StoredPlan",
+    "VillageView",
     "build_county_plan",
+    "check_plan_name",
     "check_stored_plan",
     "copy_plan",
     "county_bounds",
     "county_code_of",
     "default_bounds",
+    "describe_edit",
     "describe_plan",
     "diff_plans",
     "edit_plan",
@@ -85,10 +105,17 @@ __all__ = [
     "merge_cells",
     "move_households",
     "move_households_in_polygon",
+    "parse_plan_ref",
+    "plan_history",
     "plan_metrics_from_db",
+    "plan_villages",
     "publication_faults",
     "publish_plan",
     "rebuild_village",
+    "redo_edit",
     "save_plan",
     "split_cell",
+    "undo_edit",
+    "undo_redo_state",
+    "village_view",
 ]

@@ -94,13 +94,28 @@ def edit_plan(
     if edit is None:
         edit = _edit_from_keywords(op, keywords, params)
     village = _village_of_edit(conn, row.id, edit)
+    params_before = params.to_json()
     bounds = params.bounds_for(village)
     if isinstance(edit, Rebuild):
         bounds = edit.bounds or bounds
         params = params.with_village_bounds(village, bounds)
-    sub = _village_plan(conn, row.id, village, replace(params, bounds=bounds, village_bounds={}))
+    sub = village_plan(conn, row.id, village, replace(params, bounds=bounds, village_bounds={}))
     new = _apply(sub, edit)
     violations = grids.check_plan(new, new.inputs.households, villages=new.inputs.villages)
+    moved = _moved(sub, new)
+    summary = describe_edit(edit, moved=moved, bounds=bounds)
+    plan_store.record_edit(
+        conn,
+        row.id,
+        version=int(row.version) + 1,
+        kind="edit",
+        op=edit.op,
+        village=village,
+        summary=summary,
+        reverts=None,
+        params_before=params_before,
+        by=by,
+    )
     plan_store.replace_village_rows(conn, row.id, village, new.cells, new.assignment)
     metrics = plan_metrics_from_db(conn, row.id, params=params)
     version = plan_store.bump_version(conn, row.id, by=by, metrics=metrics, params=params.to_json())
@@ -114,6 +129,9 @@ def edit_plan(
         violations=violations,
         cells=new.cells,
         seconds=time.perf_counter() - started,
+        summary=summary,
+        moved=moved,
+        bounds=bounds,
     )
 
 
@@ -199,7 +217,30 @@ def rebuild_village(
     )
 
 
+def describe_edit(edit: Edit, *, moved: int | None = None, bounds: CellBounds | None = None) -> str:
+    """One line saying what an edit does (stored with its version, shown in histories)."""
+    tail = "" if moved is None else f" ({moved} household(s) changed cell)"
+    if isinstance(edit, Move):
+        return f"move {len(edit.household_codes)} household(s) to {edit.to_cell}{tail}"
+    if isinstance(edit, MovePolygon):
+        return f"move the households in a drawn area to {edit.to_cell}{tail}"
+    if isinstance(edit, Split):
+        return f"split {edit.cell_code} in {edit.k}{tail}"
+    if isinstance(edit, Merge):
+        return f"merge {edit.a} and {edit.b}{tail}"
+    b = edit.bounds or bounds
+    within = "" if b is None else f" with {b.min_size}-{b.max_size} households per cell"
+    return f"rebuild village {edit.village_code}{within}{tail}"
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+def _moved(before: grids.GridPlan, after: grids.GridPlan) -> int:
+    """How many households of the village changed cell."""
+    a = before.assignment.set_index("household_code")["cell_code"]
+    b = after.assignment.set_index("household_code")["cell_code"].reindex(a.index)
+    return int((a != b).sum())
 
 
 def _check_request(edit: Edit | None, op: str | None, keywords: dict[str, Any]) -> None:
@@ -308,7 +349,7 @@ def _apply(sub: grids.GridPlan, edit: Edit) -> grids.GridPlan:
     return grids.rebuild_village(sub, str(edit.village_code))
 
 
-def _village_plan(
+def village_plan(
     conn: Connection, plan_id: int, village: str, params: PlanParams
 ) -> grids.GridPlan:
     """One village of a stored plan as a GridPlan with its inputs attached.

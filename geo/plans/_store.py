@@ -41,8 +41,7 @@ def save_plan(
         An empty name.
     """
     county_code_of(conn, county_code)
-    if not name or not name.strip():
-        raise ConfigError("a plan needs a non-empty name")
+    check_plan_name(name)
     existing = plan_store.plan_named(conn, county_code, name)
     if existing is not None:
         raise PlanError(
@@ -86,8 +85,8 @@ def load_plan(
     Parameters
     ----------
     plan_ref : int or str
-        Plan id, or plan name (a name made only of digits that matches no plan is taken
-        as an id).
+        Plan id (an int, digits, ``#12`` or ``id:12``) or name (``name:2024`` for an old
+        plan whose name is made of digits); see :func:`geo.db.plan_store.parse_plan_ref`.
     county_code : str, optional
         Needed only when two counties have plans of the same name.
     attach : bool
@@ -164,6 +163,7 @@ def copy_plan(
     PlanError
         No such plan, or the county already has a plan called ``name``.
     """
+    check_plan_name(name)
     row = plan_store.find_plan(conn, plan_ref, county_code=county_code)
     if plan_store.plan_named(conn, row.county_code, name) is not None:
         raise PlanError(f"county {row.county_code} already has a plan named {name!r}")
@@ -171,6 +171,26 @@ def copy_plan(
 
 
 # --------------------------------------------------------------------------- row helpers
+
+
+def check_plan_name(name: str) -> None:
+    """Refuse a plan name that is empty or would read as an id (digits, ``#12``, ``id:12``).
+
+    Plans are referred to by id or name everywhere (:func:`geo.db.plan_store.parse_plan_ref`),
+    so a new name must not look like an id.
+
+    Raises
+    ------
+    ConfigError
+        The name is empty or reads as an id.
+    """
+    if not name or not name.strip():
+        raise ConfigError("a plan needs a non-empty name")
+    if plan_store.parse_plan_ref(name)[0] == "id" or name.strip().startswith("name:"):
+        raise ConfigError(
+            f"plan name {name!r} would read as a plan id; use a name with a letter in it "
+            "(e.g. 'plan-2024')"
+        )
 
 
 def params_of(row: PlanRow) -> PlanParams:

@@ -156,6 +156,12 @@ class EditResult:
         The village's new cells (EPSG:4326, :data:`geo.grids.CELL_COLUMNS`).
     seconds : float
         Wall-clock time of the edit.
+    summary : str
+        One line saying what was done (also stored in the plan's history).
+    moved : int
+        Households of the village that changed cell.
+    bounds : CellBounds or None
+        The village's bounds after the edit.
     """
 
     plan_id: int
@@ -167,3 +173,6 @@ class EditResult:
     violations: pd.DataFrame
     cells: gpd.GeoDataFrame
     seconds: float
+    summary: str = ""
+    moved: int = 0
+    bounds: CellBounds | None = None

@@ -126,3 +126,162 @@ def test_publish_of_a_broken_plan_names_the_household(env: str) -> None:
     assert "cannot be published" in line
     assert victim in line
     assert "cannot be published" in _ok(["check", "broken"])
+
+
+# --------------------------------------------------------------------------- workbench commands
+
+
+def _state(url: str, plan: str) -> tuple[int, list[tuple[str, str]], list[tuple[str, int]]]:
+    """Version, assignment and cell sizes of a plan (to show that nothing changed)."""
+    with get_engine(url).connect() as conn:
+        version = conn.execute(
+            text("SELECT version FROM grid_plan WHERE name = :n"), {"n": plan}
+        ).scalar_one()
+        assigned = conn.execute(
+            text("SELECT a.household_code, a.cell_code FROM cell_assignment a JOIN grid_plan p "
+                 "ON p.id = a.plan_id WHERE p.name = :n ORDER BY 1"), {"n": plan}
+        ).all()  # fmt: skip
+        cells = conn.execute(
+            text("SELECT c.code, c.households FROM grid_cell c JOIN grid_plan p "
+                 "ON p.id = c.plan_id WHERE p.name = :n ORDER BY 1"), {"n": plan}
+        ).all()  # fmt: skip
+    return version, [tuple(r) for r in assigned], [tuple(r) for r in cells]
+
+
+def _two_cells(url: str, plan: str) -> tuple[str, str, str, list[str]]:
+    """A village with two or more cells: its code, two of its cells, households of the second."""
+    with get_engine(url).connect() as conn:
+        rows = conn.execute(
+            text("SELECT c.village_code, c.code FROM grid_cell c JOIN grid_plan p "
+                 "ON p.id = c.plan_id WHERE p.name = :n ORDER BY c.code"), {"n": plan}
+        ).all()  # fmt: skip
+        by_village: dict[str, list[str]] = {}
+        for village, code in rows:
+            by_village.setdefault(village, []).append(code)
+        village, codes = next((v, c) for v, c in by_village.items() if len(c) >= 2)
+        households = conn.execute(
+            text("SELECT a.household_code FROM cell_assignment a JOIN grid_plan p "
+                 "ON p.id = a.plan_id WHERE p.name = :n AND a.cell_code = :c ORDER BY 1"),
+            {"n": plan, "c": codes[1]},
+        ).scalars().all()  # fmt: skip
+    return village, codes[0], codes[1], list(households)
+
+
+@pytest.fixture
+def draft(env: str) -> str:
+    """A fresh draft named after the test, built once per test."""
+    import uuid
+
+    name = f"wb-{uuid.uuid4().hex[:8]}"
+    _ok(["build", "--plan", name, "--by", "ana"])
+    return name
+
+
+def test_show_lists_villages_then_one_village_in_80_columns(env: str, draft: str) -> None:
+    listed = _ok(["show", draft])
+    assert "6" in listed
+    assert "left out" in listed
+    village, a, _, households = _two_cells(env, draft)
+    shown = _ok(["show", draft, "--village", village])
+    assert a in shown
+    assert households[0] in shown  # the codes a planner needs, no SQL
+    assert "sizes: 0 cell(s) outside 30-50" in shown
+    assert max(len(line) for line in shown.splitlines()) <= 80
+
+
+def test_move_split_merge_rebuild_undo_redo_history(env: str, draft: str) -> None:
+    village, a, b, households = _two_cells(env, draft)
+    moved = _ok(["move", draft, "--household", households[0], "--household", households[1],
+                 "--to", a, "--expected-version", "1", "--by", "bo"])  # fmt: skip
+    assert "version 2: move 2 household(s)" in moved
+    assert "contiguity:" in moved
+    assert "natural units split:" in moved
+    with get_engine(env).connect() as conn:
+        cell = conn.execute(
+            text("SELECT a.cell_code FROM cell_assignment a JOIN grid_plan p ON p.id = a.plan_id "
+                 "WHERE p.name = :n AND a.household_code = :h"), {"n": draft, "h": households[0]}
+        ).scalar_one()  # fmt: skip
+    assert cell == a
+
+    split = _ok(["split", draft, a, "--k", "2", "--expected-version", "2"])
+    assert "version 3: split" in split
+    assert "cell(s) outside 30-50" in split
+    undone = _ok(["undo", draft])
+    assert "version 4: undo of version 3" in undone
+    redone = _ok(["redo", draft])
+    assert "version 5: redo of version 4" in redone
+    _ok(["undo", draft])  # takes the redo back: the split is undone again
+    merged = _ok(["merge", draft, a, b])
+    assert "version 7: merge" in merged
+    rebuilt = _ok(["rebuild", draft, village, "--min", "20", "--max", "35"])
+    assert "version 8: rebuild village" in rebuilt
+    assert "bounds 20-35" in rebuilt
+    history = _ok(["history", draft])
+    for word in ("move 2", "split", "undo of version 3", "redo", "merge", "rebuild", "bo"):
+        assert word in history
+    assert "is at version 8" in history
+
+    # undo twice more gets back to the state after the move, exactly
+    _ok(["undo", draft])
+    _ok(["undo", draft])
+    after_moves = _state(env, draft)
+    assert after_moves[0] == 10
+    assert dict(after_moves[1])[households[0]] == a
+    assert "nothing to redo" not in _ok(["redo", draft])
+
+
+def test_stale_expected_version_is_refused_and_changes_nothing(env: str, draft: str) -> None:
+    _, a, b, households = _two_cells(env, draft)
+    _ok(["move", draft, "--household", households[0], "--to", a, "--by", "bo"])
+    before = _state(env, draft)
+    for args in (
+        ["move", draft, "--household", households[1], "--to", a],
+        ["split", draft, a],
+        ["merge", draft, a, b],
+        ["undo", draft],
+        ["publish", draft],
+    ):
+        line = _fails([*args, "--expected-version", "1"])
+        assert "is at version 2, not 1: last changed by bo" in line, line
+    assert _state(env, draft) == before
+
+
+def test_bad_codes_are_one_line_errors_and_change_nothing(env: str, draft: str) -> None:
+    _village, a, _b, households = _two_cells(env, draft)
+    before = _state(env, draft)
+    other = next(c for c, _ in before[2] if not c.startswith(a[:14]))
+    assert "unknown household" in _fails(["move", draft, "--household", "nope", "--to", a])
+    assert "unknown cell" in _fails(["move", draft, "--household", households[0], "--to", "x-1"])
+    assert "never cross a village boundary" in _fails(
+        ["move", draft, "--household", households[0], "--to", other]
+    )
+    assert "unknown cell" in _fails(["split", draft, "999001-000-000-001"])
+    assert "k must be in 2.." in _fails(["split", draft, a, "--k", "999"])
+    assert "different villages" in _fails(["merge", draft, a, other])
+    assert "merge needs two or more cells" in _fails(["merge", draft, a])
+    assert "no village" in _fails(["show", draft, "--village", "123"])
+    assert "has no households" in _fails(["rebuild", draft, "999001999999"])
+    assert "nothing to undo" in _fails(["undo", draft])
+    assert "nothing to redo" in _fails(["redo", draft])
+    assert "no plan 'ghost'" in _fails(["move", "ghost", "--household", "h", "--to", a])
+    assert _state(env, draft) == before
+
+
+def test_plans_by_id_or_name_and_user_text_printed_as_text(env: str) -> None:
+    name = "[bold]spring[/bold]"
+    _ok(["build", "--plan", name, "--by", "[red]ana"])
+    with get_engine(env).connect() as conn:
+        plan_id = conn.execute(
+            text("SELECT id FROM grid_plan WHERE name = :n"), {"n": name}
+        ).scalar_one()
+    listed = _ok(["list"])
+    assert "[bold]" in listed  # printed as text, not read as markup (folded, never cut)
+    assert f"plan '{name}' (id {plan_id}" in _ok(["show", name])
+    for ref in (str(plan_id), f"#{plan_id}", f"id:{plan_id}", name):
+        assert f"(id {plan_id}," in _ok(["show", ref])
+    refused = _fails(["build", "--plan", "2024"])
+    assert "would read as a plan id" in refused
+    assert f"no plan with id {10**6}" in _fails(["show", str(10**6)])
+    copied = _ok(["copy", str(plan_id), "--name", "copy-of-spring"])
+    assert "version 1" in copied
+    assert "would read as a plan id" in _fails(["copy", str(plan_id), "--name", "#7"])

@@ -117,3 +117,59 @@ def test_edits_keep_the_tiling(frames):
     assert len(split.cells) == len(plan.cells) + 1
     rebuilt = grids.rebuild_village(merged, v["code"].iloc[0])
     assert rebuilt.assignment.equals(plan.assignment)
+
+
+EDITS = st.lists(
+    st.tuples(st.sampled_from(["move", "split", "merge", "rebuild"]), st.integers(0, 10**6)),
+    min_size=1,
+    max_size=6,
+)
+
+
+def _adjacent_pairs(plan):
+    g = plan.cells.set_index("code").geometry
+    codes = list(g.index)
+    return [
+        (x, y)
+        for i, x in enumerate(codes)
+        for y in codes[i + 1 :]
+        if shapely.relate_pattern(g[x], g[y], "****1****")
+    ]
+
+
+def _apply_edit(plan, op, r, village):
+    """One edit drawn from ``(op, r)``; the plan itself when the edit does not apply."""
+    cells = plan.cells["code"].tolist()
+    a = plan.assignment
+    if op == "move" and len(cells) >= 2:
+        to = cells[r % len(cells)]
+        others = a.loc[a["cell_code"] != to, "household_code"]
+        take = 1 + r % 7
+        return grids.move_households(plan, others.iloc[r % len(others) :][:take], to)
+    if op == "split":
+        sizes = plan.cells.set_index("code")["households"]
+        big = sizes[sizes >= 2]
+        if len(big):
+            code = big.index[r % len(big)]
+            return grids.split_cell(plan, code, 2 + r % min(3, int(big[code]) - 1))
+    if op == "merge":
+        pairs = _adjacent_pairs(plan)
+        if pairs:
+            return grids.merge_cells(plan, *pairs[r % len(pairs)])
+    if op == "rebuild":
+        lo = 10 + r % 30
+        return grids.rebuild_village(plan, village, bounds=grids.CellBounds(lo, lo + 15 + r % 20))
+    return plan
+
+
+@pytest.mark.slow
+@settings(SETTINGS, max_examples=15)
+@given(villages().filter(lambda f: len(f[0]) >= 40), EDITS)
+def test_any_sequence_of_edits_keeps_every_household_in_one_cell_and_the_tiling(frames, edits):
+    hh, nu, v = frames
+    plan = grids.build_plan(hh, nu, v)
+    for op, r in edits:
+        plan = _apply_edit(plan, op, r, v["code"].iloc[0])
+        check_invariants(plan, hh, v)
+        assert (plan.assignment["village_code"] == hh["village_code"]).all()
+        assert set(plan.assignment["cell_code"]) == set(plan.cells["code"])  # no empty cell
