@@ -12,6 +12,7 @@ some modules pull in heavy libraries (PySAL, scikit-learn, Streamlit-free folium
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 
 __version__ = "0.1.0"
@@ -20,6 +21,7 @@ _MODULES = (
     "centre",
     "cli",
     "coverage",
+    "data",
     "db",
     "errors",
     "export",
@@ -40,10 +42,14 @@ _MODULES = (
     "synth_activity",
 )
 
-__all__ = [*_MODULES, "__version__"]
+__all__ = [*_MODULES, "connect", "__version__"]
 
 
-def __getattr__(name: str) -> ModuleType:
+def __getattr__(name: str) -> ModuleType | Callable:
+    if name == "connect":  # the analysts' entry point, geo.data.connect
+        connect = importlib.import_module(f"{__name__}.data").connect
+        globals()["connect"] = connect
+        return connect
     if name in _MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
