@@ -24,18 +24,19 @@ st.set_option("client.showErrorDetails", "none")
 st.set_option("client.toolbarMode", "viewer")
 
 kiosk = _shared.kiosk()
-# An emoji favicon is drawn by the browser itself (a data: URL); a ":material/...:" icon
-# would be fetched from fonts.gstatic.com, and a wall's network may be closed.
+# The favicon is a file shipped here: Streamlit fetches a ":material/...:" page icon from
+# fonts.gstatic.com, and a wall's network may be closed. (Page icons in the navigation are
+# drawn with the Material Symbols font Streamlit serves itself.)
 st.set_page_config(
     page_title="Wangge 网格",
-    page_icon="🗺️",
+    page_icon=str(Path(__file__).resolve().parent / "assets" / "favicon.png"),
     layout="wide",
     initial_sidebar_state="collapsed" if kiosk else "auto",
 )
 
 pages = [
-    st.Page("views/overview.py", title="County overview", icon="🏘️", default=True),
-    st.Page("views/wall.py", title="Command-centre wall", icon="📺", url_path="wall"),
+    st.Page("views/overview.py", title="County overview", icon=":material/map:", default=True),
+    st.Page("views/wall.py", title="Command-centre wall", icon=":material/tv:", url_path="wall"),
 ]
 page = st.navigation(pages, position="hidden" if kiosk else "sidebar")
 with _shared.error_boundary():
