@@ -75,14 +75,14 @@ def load_command(
         }
         if check:
             checked = load.check_file(file, kind, **options)
-            out.print(load.summary(checked), highlight=False, markup=False)
+            out.print(load.summary(checked), highlight=False, markup=False, soft_wrap=True)
             quarantined = checked.quarantined
         else:
             from geo.cli._common import engine
 
             source = load.read(file, crs=crs, swap_xy=swap_xy, layer=layer, encoding=encoding)
             report = load.load_file(engine(), source, kind, columns=columns, gcj02=gcj02)
-            out.print(report.summary(), highlight=False, markup=False)
+            out.print(report.summary(), highlight=False, markup=False, soft_wrap=True)
             quarantined = report.quarantined
     if quarantined and not allow_quarantine:
         err.print(

@@ -67,7 +67,9 @@ class Checked:
 
     @property
     def repaired(self) -> int:
-        return int(self.repairs["row"].nunique())
+        """Rows repaired and loaded (a repaired row with a fault is only quarantined)."""
+        rows = self.repairs["row"]
+        return int(rows[~rows.isin(self.faults["row"])].nunique())
 
     def by_fault(self) -> dict[str, int]:
         """Quarantined rows per fault (a row with two faults counts under both)."""

@@ -17,6 +17,7 @@ The result is in the file's own CRS; :mod:`geo.load._validate` converts it.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,12 @@ def _check_shapefile(path: Path) -> None:
 
 def _read_csv(path: Path, *, lon: str | None, lat: str | None, wkt: str | None) -> ReadResult:
     raw = path.read_bytes()
-    encoding = "utf-8-sig" if _sniff_text(raw) == "UTF-8" else "gb18030"
+    if b"\x00" in raw[:65536]:
+        raise _fail(path, "a binary file, not CSV text (NUL bytes); is it the right file?")
+    sniffed = _sniff_text(raw)
+    if sniffed not in ("UTF-8", "GB18030"):
+        raise _fail(path, "not UTF-8 or GB18030 text; save it as UTF-8 CSV")
+    encoding = "utf-8-sig" if sniffed == "UTF-8" else "gb18030"
     try:
         frame = pd.read_csv(
             path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding
@@ -177,12 +183,44 @@ def _read_gdal(path: Path, fmt: str, *, layer: str | None, encoding: str | None)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _fail(path, f"not valid JSON ({exc}); is the file truncated?") from None
     try:
-        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, use_arrow=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, use_arrow=True)
+            except shapely.errors.GEOSException:  # a geometry GEOS refuses (unclosed ring ...)
+                frame = _read_leniently(path, layer=layer, encoding=encoding)
+        for w in caught[:3]:  # GDAL's warnings become notes, not lines on stderr
+            text = str(w.message).replace(str(path), path.name).splitlines()[0]
+            notes.append(f"warning from GDAL: {text}")
     except (DataSourceError, DataLayerError, pyogrio.errors.FieldError) as exc:
         message = str(exc).replace(str(path), path.name).splitlines()[0]
         raise _fail(path, f"GDAL cannot read it as {fmt}: {message}") from None
+    except (ValueError, TypeError, OSError, RuntimeError) as exc:  # what GDAL/Arrow raise
+        message = (str(exc).replace(str(path), path.name).splitlines() or [repr(exc)])[0]
+        raise _fail(path, f"cannot read it as {fmt}: {message}") from None
     crs = frame.crs.to_string() if isinstance(frame, gpd.GeoDataFrame) and frame.crs else None
     return ReadResult(frame, path.name, fmt, crs, encoding, notes)
+
+
+def _read_leniently(path: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    """Read ``path`` with every geometry GEOS cannot build set to None and recorded in
+    ``frame.attrs[UNREADABLE]`` (the check faults those rows ``invalid_geometry``)."""
+    import pyogrio
+
+    meta, table = pyogrio.read_arrow(path, layer=layer, encoding=encoding)
+    name = meta.get("geometry_name") or "wkb_geometry"
+    wkb = np.asarray(table.column(name).to_pylist(), dtype=object)
+    attrs = table.drop_columns([name]).to_pandas()
+    geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    given = np.array([w is not None for w in wkb], dtype=bool)
+    bad = np.flatnonzero(given & shapely.is_missing(geoms))
+    frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms), crs=meta.get("crs"))
+    frame.attrs[UNREADABLE] = {
+        int(r): "the geometry is not one GEOS can build (e.g. a ring that is not closed or "
+        "has fewer than 4 points)"
+        for r in bad
+    }
+    return frame
 
 
 def read_any(
@@ -247,7 +285,8 @@ def read_any(
         try:
             frame = gpd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many types for broken files
-            raise _fail(path, f"cannot read it as GeoParquet: {exc}") from None
+            message = (str(exc).replace(str(path), path.name).splitlines() or [repr(exc)])[0]
+            raise _fail(path, f"cannot read it as GeoParquet: {message}") from None
         crs_text = frame.crs.to_string() if frame.crs else None
         result = ReadResult(frame, path.name, fmt, crs_text)
     else:

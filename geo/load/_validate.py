@@ -158,8 +158,9 @@ def _require_columns(
     if kind == "households" and (refs is None or refs.natural_units is None):
         need += [] if "natural_unit_code" in df.columns else ["natural_unit_code"]
     if need:
-        found = ", ".join(str(c) for c in df.columns if c != getattr(df, "_geometry_column_name",
-                                                                      None))  # fmt: skip
+        names = [str(c) for c in df.columns if c != getattr(df, "_geometry_column_name", None)]
+        found = ", ".join(n if len(n) <= 30 else n[:29] + "…" for n in names[:12])
+        found = (found + (f" and {len(names) - 12} more" if len(names) > 12 else "")) or "none"
         raise DataError(
             f"{file}: no column {', '.join(need)} for {kind}; the file has {found}; "
             "rename with --map OLD=NEW"
