@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import make_url
+
 from geo.errors import ConfigError
 
 #: Root of the repository (where ``data/`` and ``dashboards/`` live).
@@ -24,6 +26,11 @@ PROFILES_DIR = ROOT / "data" / "profiles"
 #: taken as local time, and days, weeks and quarters are cut at local midnight.  China keeps
 #: one zone, so this is a constant rather than a setting.
 LOCAL_TZ = "Asia/Shanghai"
+#: PostgreSQL roles of Wangge (docs/security.md): the owner of the schema (NOLOGIN), the
+#: application's login (no superuser, no BYPASSRLS) and the wall's read-only login.
+OWNER_ROLE = "wangge_owner"
+APP_ROLE = "wangge_app"
+WALL_ROLE = "wangge_wall"
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,31 @@ class Settings:
         ``WANGGE_EPOCH``. Reports dated before this instant are refused as implausible (a
         device clock reset to 1900 or 0001). ISO 8601 date or date-time; a naive value is
         taken in :data:`LOCAL_TZ`. Default ``2000-01-01`` (local midnight), timezone-aware.
+    admin_url : str | None
+        ``WANGGE_ADMIN_URL``. URL of a role allowed to create roles and migrate (a
+        superuser, or the owner's admin); used only by ``wangge db up/upgrade/downgrade/
+        reset`` and the tests, never by the app. Default: ``DATABASE_URL`` when that is set,
+        else the local server's superuser (``WANGGE_PG_USER``, trust on loopback).
+    app_password : str | None
+        ``WANGGE_APP_PASSWORD``. Password of the application login :data:`APP_ROLE`: set on
+        the role by ``wangge db up`` and used in the default :attr:`url`. Default: none
+        (trust authentication on loopback).
+    wall_password : str | None
+        ``WANGGE_WALL_PASSWORD``. Password of the wall's login :data:`WALL_ROLE`, likewise.
+        Default: none.
+    wall_database_url : str | None
+        ``WANGGE_WALL_URL``. URL the wall connects with. Default: :attr:`url` with the user
+        :data:`WALL_ROLE` and ``WANGGE_WALL_PASSWORD`` (see :attr:`wall_url`).
+    allow_superuser : bool
+        ``WANGGE_ALLOW_SUPERUSER``. Development only: let the app connect as a superuser (or
+        a BYPASSRLS role), which row-level security does not restrict. ``1``/``true``/``yes``
+        or ``0``/``false``/``no``. Default false: such a ``DATABASE_URL`` is refused.
+    default_scope : str | None
+        ``WANGGE_SCOPE``. The row-level-security scope of transactions begun outside any
+        ``with geo.db.scope.scope(...)`` in this process and the processes it starts: ``*``
+        (everything: system jobs) or an admin unit code (that unit and what lies under it).
+        Default unset: such transactions read no personal rows. The CLI sets ``*`` for its
+        own jobs (:func:`geo.db.database.open_database`).
 
     Raises
     ------
@@ -82,6 +114,12 @@ class Settings:
     suppress_below: int
     clock_skew_min: float = 10.0
     epoch: datetime = datetime(1999, 12, 31, 16, tzinfo=UTC)
+    admin_url: str | None = None
+    app_password: str | None = None
+    wall_password: str | None = None
+    wall_database_url: str | None = None
+    allow_superuser: bool = False
+    default_scope: str | None = None
 
     def server_url(self, database: str | None = None) -> str:
         """SQLAlchemy URL of the local server, for ``database`` (default :attr:`db_name`)."""
@@ -90,8 +128,30 @@ class Settings:
 
     @property
     def url(self) -> str:
-        """The URL Wangge connects to: ``DATABASE_URL`` if set, else the local database."""
-        return self.database_url or self.server_url()
+        """The URL the app connects to: ``DATABASE_URL`` if set, else the local database as
+        the application login :data:`APP_ROLE`."""
+        return self.database_url or self._login_url(APP_ROLE, self.app_password)
+
+    @property
+    def admin_database_url(self) -> str:
+        """The URL of provisioning and migrations: ``WANGGE_ADMIN_URL``, else
+        ``DATABASE_URL``, else the local database as the server's superuser."""
+        return self.admin_url or self.database_url or self.server_url()
+
+    @property
+    def wall_url(self) -> str:
+        """The URL the wall connects with: ``WANGGE_WALL_URL``, else :attr:`url` as the wall's
+        login :data:`WALL_ROLE` (password ``WANGGE_WALL_PASSWORD``)."""
+        if self.wall_database_url:
+            return self.wall_database_url
+        app = make_url(self.url)
+        return app.set(username=WALL_ROLE, password=self.wall_password).render_as_string(
+            hide_password=False
+        )
+
+    def _login_url(self, user: str, password: str | None) -> str:
+        url = make_url(self.server_url()).set(username=user, password=password)
+        return url.render_as_string(hide_password=False)
 
 
 T = TypeVar("T")
@@ -132,6 +192,15 @@ def _instant(text: str) -> datetime:
     return value
 
 
+def _flag(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
 def get_settings() -> Settings:
     """Read the settings from the environment (cheap; call it where needed).
 
@@ -155,4 +224,10 @@ def get_settings() -> Settings:
         suppress_below=_env("WANGGE_SUPPRESS_BELOW", "5", _int(0), "an integer >= 0"),
         clock_skew_min=_env("WANGGE_CLOCK_SKEW_MIN", "10", _minutes, "a number of minutes >= 0"),
         epoch=_env("WANGGE_EPOCH", "2000-01-01", _instant, "an ISO 8601 date (e.g. 2000-01-01)"),
+        admin_url=env.get("WANGGE_ADMIN_URL") or None,
+        app_password=env.get("WANGGE_APP_PASSWORD") or None,
+        wall_password=env.get("WANGGE_WALL_PASSWORD") or None,
+        wall_database_url=env.get("WANGGE_WALL_URL") or None,
+        allow_superuser=_env("WANGGE_ALLOW_SUPERUSER", "0", _flag, "1/true/yes or 0/false/no"),
+        default_scope=env.get("WANGGE_SCOPE") or None,
     )

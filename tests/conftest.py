@@ -19,6 +19,11 @@ from geo.db.provision import scratch_database
 from geo.db.session import get_engine
 from tests._fixtures.county import tiny_county
 
+# The tests connect as the server's superuser (scratch databases they create and drop), so
+# the development flag that lets the app connect as one is on for the whole session
+# (docs/security.md); tests/db/test_security.py connects as the app and wall logins.
+os.environ.setdefault("WANGGE_ALLOW_SUPERUSER", "1")
+
 # CI replays the same Hypothesis examples every run (a red CI is then a real regression, not
 # a newly drawn example); on a developer's machine examples are drawn afresh.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)

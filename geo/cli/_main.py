@@ -1,6 +1,7 @@
 """The ``wangge`` command line: the everyday jobs of a county's data team.
 
-    wangge db up | upgrade | downgrade | reset
+    wangge db up | upgrade | downgrade REVISION | reset
+    wangge users add | list | disable | passwd
     wangge synth --profile yanchi [--outline FILE] [--seed N]
     wangge info
     wangge dash
@@ -29,6 +30,7 @@ from geo.cli._grids import app as grids_app
 from geo.cli._incidents import app as incidents_app
 from geo.cli._io import export_app, load_command
 from geo.cli._province import app as province_app
+from geo.cli._users import app as users_app
 from geo.errors import WanggeError
 from geo.settings import ROOT, get_settings
 
@@ -68,23 +70,40 @@ def db_up(
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Option("heads", help="Target revision.")) -> None:
-    """Migrate the database up to REVISION (default: newest)."""
+    """Migrate the database up to REVISION (default: newest), through the admin URL."""
     from geo.db import migrate
 
     with one_line_errors():
-        migrate.upgrade(get_settings().url, revision)
-        revisions = ", ".join(sorted(migrate.current_revisions(get_settings().url))) or "base"
+        admin = get_settings().admin_database_url
+        migrate.upgrade(admin, revision)
+        revisions = ", ".join(sorted(migrate.current_revisions(admin))) or "base"
         out.print(f"database at revision {revisions}")
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str = typer.Option("base", help="Target revision.")) -> None:
-    """Migrate the database down to REVISION (default: empty)."""
+def db_downgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Target revision (e.g. 0006; 'base' drops every table).")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Migrate the database down to REVISION, after a confirmation (through the admin URL).
+
+    A revision whose downgrade would lose data refuses and changes nothing.
+    """
     from geo.db import migrate
 
     with one_line_errors():
-        migrate.downgrade(get_settings().url, revision)
-        revisions = ", ".join(sorted(migrate.current_revisions(get_settings().url))) or "base"
+        admin = get_settings().admin_database_url
+        now = ", ".join(sorted(migrate.current_revisions(admin))) or "base"
+        if not yes:
+            lost = "every table and all data" if revision == "base" else "what the newer ones added"
+            typer.confirm(
+                f"downgrade the database from revision {now} to {revision}, dropping {lost}?",
+                abort=True,
+            )
+        migrate.downgrade(admin, revision)
+        revisions = ", ".join(sorted(migrate.current_revisions(admin))) or "base"
         out.print(f"database at revision {revisions}")
 
 
@@ -103,8 +122,8 @@ def db_reset(
             typer.confirm(f"drop database {settings.db_name} and everything in it?", abort=True)
         provision.ensure_server(settings, say=say)
         provision.drop_database(settings.server_url("postgres"), settings.db_name)
-        url = provision.create_database(settings.server_url("postgres"), settings.db_name)
-        migrate.upgrade(url)
+        provision.create_database(settings.server_url("postgres"), settings.db_name)
+        migrate.upgrade(settings.admin_database_url)
         out.print(f"database {settings.db_name} recreated at the newest schema")
 
 
@@ -360,6 +379,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(grids_app, name="grids")
 app.add_typer(province_app, name="province")
+app.add_typer(users_app, name="users")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -6,7 +6,12 @@ adds one import line below.
 
 from __future__ import annotations
 
-from geo.db import models_load, models_plans, models_province  # noqa: F401  (register their tables)
+from geo.db import (  # noqa: F401  (register their tables)
+    models_auth,
+    models_load,
+    models_plans,
+    models_province,
+)
 from geo.db.models import Base
 
 __all__ = ["Base"]

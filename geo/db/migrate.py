@@ -2,6 +2,10 @@
 
 The migration scripts live in ``geo/db/migrations`` inside the package, so an installed
 ``geo`` can migrate a database without an ``alembic.ini`` in the working directory.
+
+Migrate with an admin URL (``WANGGE_ADMIN_URL``, :attr:`geo.settings.Settings.admin_database_url`):
+:func:`upgrade` first makes sure the roles exist and the owner may create in the schema
+(:mod:`geo.db.roles`), and the migrations then run as the owner role.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
+from geo.db import roles
 from geo.db.session import get_engine
 from geo.errors import DatabaseError
+from geo.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -39,13 +45,31 @@ def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(cfg)
 
 
+def prepare(url: str | None = None) -> None:
+    """Roles and ownership before migrating (:func:`geo.db.roles.ensure_roles` and
+    :func:`geo.db.roles.prepare_database`); a no-op for a connection that may not."""
+    url = url or get_settings().admin_database_url
+    roles.ensure_roles(url)
+    roles.prepare_database(url)
+
+
 def upgrade(url: str | None = None, revision: str = "heads") -> None:
-    """Migrate the database at ``url`` up to ``revision`` (default: every newest head)."""
+    """Migrate the database at ``url`` (default: the admin URL) up to ``revision`` (default:
+    every newest head), as the owner role."""
+    url = url or get_settings().admin_database_url
+    prepare(url)
     command.upgrade(alembic_config(url), revision)
 
 
-def downgrade(url: str | None = None, revision: str = "base") -> None:
-    """Migrate the database at ``url`` down to ``revision`` (default: empty)."""
+def downgrade(url: str | None, revision: str) -> None:
+    """Migrate the database at ``url`` (None: the admin URL) down to ``revision``.
+
+    There is no default revision: ``"base"`` (drop everything) must be asked for by name.
+    A migration whose downgrade would lose data refuses (:class:`geo.errors.DatabaseError`)
+    and leaves the database as it was.
+    """
+    url = url or get_settings().admin_database_url
+    prepare(url)
     command.downgrade(alembic_config(url), revision)
 
 

@@ -2,6 +2,10 @@
 
 One engine per URL per process (cached), psycopg 3 as the driver.  ``session_scope`` wraps a
 unit of work in a transaction: committed on success, rolled back on any error.
+
+Importing this module installs the row-level-security hook of :mod:`geo.db.scope`: every
+transaction of every engine begins by setting ``wangge.scope`` (and ``wangge.login``) local
+to it, from the current ``with scope(...)`` or the process default.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from geo.db import scope
 from geo.settings import get_settings
+
+scope.install()
 
 
 def normalise_url(url: str) -> str:
@@ -31,7 +38,11 @@ def _engine(url: str) -> Engine:
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """The engine for ``url`` (default: :attr:`geo.settings.Settings.url`), cached per URL."""
+    """The engine for ``url`` (default: :attr:`geo.settings.Settings.url`), cached per URL.
+
+    Its transactions carry the current row-level-security scope (:mod:`geo.db.scope`).
+    """
+    scope.install()
     return _engine(normalise_url(url or get_settings().url))
 
 
