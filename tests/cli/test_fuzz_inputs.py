@@ -205,7 +205,7 @@ def _report_args(*extra: str, key: str = "arg-1") -> list[str]:
         (["incidents", "move", "1", "flying", "--actor", "a", "--role", "township"],
          "unknown status 'flying'"),
         (["db", "upgrade", "--revision", "nonexistent_rev"], "nonexistent_rev"),
-        (["db", "downgrade", "--revision", "zzz999"], "zzz999"),
+        (["db", "downgrade", "zzz999", "--yes"], "zzz999"),
         (["export", "plan", "987654", "out.gpkg"], "987654"),
         (["load", "households", "/nonexistent/dir/x.gpkg"], "file not found"),
         (["load", "households", "x.csv", "--map", "oops"], "is not OLD=NEW"),
