@@ -47,8 +47,19 @@ def engine() -> Engine:
 # ------------------------------------------------------------------------- the error boundary
 
 
+def _database_error(exc: BaseException) -> BaseException:
+    """The SQLAlchemy error behind ``exc`` (pandas wraps it in its own DatabaseError)."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, sa_exc.SQLAlchemyError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
+
+
 def problem(exc: BaseException) -> str:
     """One line for a page, saying what is wrong and what to do, never a path or a trace."""
+    exc = _database_error(exc)
     if isinstance(exc, sa_exc.ProgrammingError) and "does not exist" in str(exc.orig):
         return f"The database has no Wangge tables yet. {EMPTY_HINT}"
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
@@ -60,6 +71,7 @@ def problem(exc: BaseException) -> str:
 
 def is_unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database cannot be reached (rather than a bad query)."""
+    exc = _database_error(exc)
     return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
 
 

@@ -145,7 +145,7 @@ def header(figures: _shared.WallFigures | None, note: str) -> str:
         title = "社会治理综合服务中心 · Command centre"
         return (
             f'<div class="wg"><div class="wg-top"><p class="wg-title">{title}</p>'
-            f'<span class="wg-asof stale">{text(note)}</span></div></div>'
+            f'<span class="wg-asof stale">{text(note.replace("`", ""))}</span></div></div>'
         )
     as_of = figures.read_at.strftime("%H:%M")
     status = (
@@ -295,11 +295,11 @@ def side(county_code: str | None) -> None:
 
 
 st.html(CSS + (KIOSK_CSS if KIOSK else ""))
-county = None
+county, reachable = None, True
 try:
     county = _shared.county_selector(sidebar=not KIOSK)
 except Exception:
-    county = None
+    reachable = False  # the header below says why, and retries
 # The map document first (drawn below the header), so that the header knows which plan
 # the page shows.
 document = None
@@ -315,7 +315,7 @@ left, right = st.columns([0.6, 0.4], gap="medium")
 with left, st.container(key="wall_map"):
     if document is not None:
         st.iframe(document, height=760, alt="Hot and cold spots on the grid")
-    else:
-        st.html('<div class="wg-mapwait">The map appears when the database is reachable.</div>')
+    elif county is not None or not reachable:
+        st.html('<div class="wg-mapwait">The map appears once the database is reachable.</div>')
 with right:
     side(county)

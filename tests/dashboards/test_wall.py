@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from geo import maps
 from geo.db.provision import scratch_database
 from geo.db.session import get_engine
-from tests._fixtures.browser import leaflet_frame, streamlit_server
+from tests._fixtures.browser import free_port, leaflet_frame, streamlit_server
 from tests._fixtures.county import tiny_county
 from tests.dashboards.conftest import publish_with_incidents
 
@@ -226,3 +226,21 @@ def test_a_county_named_with_markup_is_shown_literally(server_url: str, browser)
         assert name in page.inner_text("body")
         assert page.locator("img[src*='example'], a[href*='example']").count() == 0
         assert page.external == []
+
+
+@pytest.mark.parametrize("path", ["", "/wall?kiosk=1"])
+def test_no_traceback_on_a_database_without_tables_or_without_server(
+    server_url: str, browser, path: str
+) -> None:
+    away = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"  # nothing listens there
+    with scratch_database(server_url, "wall_bare", migrated=False) as bare:
+        for url, says in ((bare, "make demo"), (away, "unreachable")):
+            with streamlit_server(url, cache_ttl_s=2) as base:
+                page = browser.new_page()
+                page.goto(base + path)
+                page.get_by_text(says).first.wait_for(timeout=60_000)
+                body = page.inner_text("body")
+                assert "Traceback" not in body
+                assert 'File "' not in body
+                assert "/work/" not in page.content()
+                page.close()
