@@ -55,7 +55,8 @@ def _plan(conn, name: str, county: str) -> tuple[pd.DataFrame, pd.DataFrame, dic
     cells["wkb"] = cells.geometry.to_wkb()
     assignment = queries.plan_assignment(conn, stored.id)
     described = plans.describe_plan(conn, name, county_code=county)
-    return pd.DataFrame(cells.drop(columns="geometry")), assignment, described["metrics"]
+    metrics = {k: v for k, v in described["metrics"].items() if k != "seconds"}  # a timing
+    return pd.DataFrame(cells.drop(columns="geometry")), assignment, metrics
 
 
 @pytest.mark.slow
