@@ -283,13 +283,31 @@ def copy_frame(
     types = table_columns(conn, table, columns)
     if frame.crs != STORAGE_CRS:
         frame = frame.to_crs(STORAGE_CRS)
-    if mode == "append":
+    if mode == "append" and not _row_security_active(conn, table):
         _copy(conn, table, frame, types)
         return len(frame)
     staging = stage_table(conn, table, columns)
     _copy(conn, staging, frame, types)
-    merge_staged(conn, staging, table, columns, key=key)
+    if mode == "append":  # COPY FROM is refused under row-level security: stage, then INSERT
+        _run(
+            conn,
+            sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM {s}").format(
+                t=sql.Identifier(table), c=_names(columns), s=sql.Identifier(staging)
+            ),
+        )
+        _run(conn, sql.SQL("DROP TABLE {}").format(sql.Identifier(staging)))
+    else:
+        merge_staged(conn, staging, table, columns, key=key)
     return len(frame)
+
+
+def _row_security_active(conn: Connection, table: str) -> bool:
+    """Whether row-level security applies to ``table`` for the connected role."""
+    return bool(
+        conn.execute(
+            text("SELECT coalesce(row_security_active(to_regclass(:t)), false)"), {"t": table}
+        ).scalar_one()
+    )
 
 
 def read_frame(

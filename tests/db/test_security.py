@@ -196,6 +196,25 @@ def test_a_township_user_cannot_write_into_another_township(app_engine: Engine) 
         )
 
 
+def test_the_app_login_bulk_loads_under_row_level_security(app_engine: Engine) -> None:
+    """COPY FROM is refused under RLS: copy_frame stages and INSERTs instead (synth, load)."""
+    from geo.db import io
+
+    moved = tiny_county().households.head(2).assign(code=["x-1", "x-2"])
+    with scope(SYSTEM), app_engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            assert io.copy_frame(conn, moved, "household") == 2
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM household WHERE code LIKE 'x-%'")
+                ).scalar_one()
+                == 2
+            )
+        finally:
+            transaction.rollback()
+
+
 def test_a_bad_scope_is_refused_before_reaching_sql() -> None:
     with pytest.raises(ConfigError, match="scope"), scope("999' OR true --"):
         pass
