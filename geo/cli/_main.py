@@ -281,6 +281,25 @@ def demo(
     with one_line_errors():
         _ensure_published_plan(profile)
     activity(months=months, seed=seed)
+    with one_line_errors():
+        _demo_users(profile)
+
+
+def _demo_users(profile: str) -> None:
+    """One demo account per role, with fresh passwords printed once."""
+    from rich.markup import escape
+
+    from geo import auth, profiles
+
+    code = profiles.load_profile(profile).county_code
+    with _common.engine().begin() as conn:
+        made = auth.create_demo_users(conn, code)
+    table = Table(title="Demo accounts (passwords shown once; `wangge users passwd` resets)")
+    table.add_column("login")
+    table.add_column("password")
+    for login, password in made.items():
+        table.add_row(escape(login), escape(password))
+    out.print(table)
 
 
 def _ensure_published_plan(profile: str) -> None:

@@ -124,6 +124,10 @@ def test_demo_sets_up_county_plan_and_incidents_then_keeps_them(fresh_db: str) -
     assert placed[0] > 0
     assert placed[1] > 0.8 * placed[0]  # most incidents fall in a cell of the published plan
     assert "grid workers (one per cell of the published plan)" in first.output
+    with get_engine(fresh_db).connect() as conn:
+        roles = conn.execute(text("SELECT role FROM app_user ORDER BY role")).scalars().all()
+    assert roles == ["admin", "analyst", "centre", "planner", "township", "wall"]
+    assert "demo-wall" in first.output  # the accounts and their passwords, shown once
     filled = (
         "household_colour_event", "grid_worker", "visit", "service_point", "incident_event",
     )  # fmt: skip
