@@ -264,8 +264,8 @@ def plan_assignment(
     Returns
     -------
     DataFrame
-        ``household_code, cell_code, village_code``, one row per assigned household the
-        role may read; the input of :func:`geo.coverage.visit_coverage` and
+        ``household_code, cell_code, village_code, natural_unit_code``, one row per assigned
+        household the role may read; the input of :func:`geo.coverage.visit_coverage` and
         :func:`geo.coverage.worker_load`.
     """
     with _database(con) as conn:

@@ -85,10 +85,11 @@ def plan_cells(con: Connection | Engine, plan_id: int) -> gpd.GeoDataFrame:
 
 
 def plan_assignment(con: Connection | Engine, plan_id: int) -> pd.DataFrame:
-    """A plan's household -> cell assignment with the household's village."""
+    """A plan's household -> cell assignment with the household's village and natural unit."""
     return pd.read_sql(
         text(
-            "SELECT a.household_code, a.cell_code, h.village_code FROM cell_assignment a "
+            "SELECT a.household_code, a.cell_code, h.village_code, h.natural_unit_code "
+            "FROM cell_assignment a "
             "JOIN household h ON h.code = a.household_code WHERE a.plan_id = :plan "
             "ORDER BY a.household_code"
         ),
