@@ -27,6 +27,9 @@ from geo.db import provision
 from geo.db.provision import scratch_database
 from geo.settings import ROOT
 
+# Throw-away databases of the server's superuser, as the test suite uses (docs/security.md).
+os.environ.setdefault("WANGGE_ALLOW_SUPERUSER", "1")
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 TARGET_S = 60.0
 

@@ -4,7 +4,7 @@
 
     import geo
 
-    con = geo.connect()  # DATABASE_URL, or the local wangge database
+    con = geo.connect(scope="640323")  # DATABASE_URL or the local database; a county's rows
     villages = geo.data.units(con, "village")  # EPSG:4326, with households and residents
     incidents = geo.data.incidents(con, start="2026-09-01", end="2026-10-01")
     cells = geo.data.plan_cells(con)  # the published plan
@@ -23,9 +23,11 @@ Times are timezone-aware; a naive time or a date given to a reader is read in Ch
 Standard Time (:data:`geo.settings.LOCAL_TZ`).  Codes filter by prefix: ``under`` or
 ``county`` may be a county's 6-digit code, a township's 9 digits or a village's 12.
 
-What a reader returns is what the database role may read: row-level security decides
-(households and visits only for roles that own the area).  The statements live in
-:mod:`geo.db.analyst_store`.
+What a reader returns is what the database login may read in the process's scope:
+row-level security decides (docs/security.md).  Households, visits, incidents and workers
+are read only inside a scope -- ``geo.connect(scope="640323101")`` or ``WANGGE_SCOPE`` --
+and only for logins whose role may read them; without a scope those readers return no rows.
+The statements live in :mod:`geo.db.analyst_store`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from sqlalchemy.exc import DBAPIError
 
 from geo import export
 from geo.db import analyst_store as store
-from geo.db import io, plan_store, queries
+from geo.db import database, io, plan_store, queries
+from geo.db import scope as rls_scope
 from geo.db.session import get_engine
 from geo.errors import DatabaseError, DataError
 from geo.frames import LEVELS
@@ -86,23 +89,38 @@ _LAYERS = {
 }
 
 
-def connect(url: str | None = None) -> Engine:
+def connect(url: str | None = None, *, scope: str | None = None) -> Engine:
     """The database engine: ``url``, else ``DATABASE_URL``, else the local ``wangge`` database.
 
     Nothing is installed, started or migrated (that is ``wangge db up``); the database is
-    only checked to answer.  The engine is cached per URL
-    (:func:`geo.db.session.get_engine`), so calling this again is cheap.
+    only checked to answer, and a superuser (or BYPASSRLS) login, which row-level security
+    would not restrict, is refused unless ``WANGGE_ALLOW_SUPERUSER`` is set (development).
+    The engine is cached per URL (:func:`geo.db.session.get_engine`), so calling this again
+    is cheap.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy or libpq-style URL (``postgresql://wangge_app@host/wangge``).
+    scope
+        The area whose personal rows (households, visits, incidents, workers) this process
+        reads: an admin unit code (your township, or the county), or ``"*"`` where your
+        role allows every row (see docs/security.md).  None keeps ``WANGGE_SCOPE``; without
+        any scope those tables read no rows.  Sets :func:`geo.db.scope.set_process_scope`.
 
     Raises
     ------
     DatabaseError
-        The database cannot be reached (the message says what to run).
+        The database cannot be reached (the message says what to run), or the login is a
+        superuser without ``WANGGE_ALLOW_SUPERUSER``.
+    ConfigError
+        ``scope`` is not an admin unit code, ``"*"`` or ``""``.
 
     Examples
     --------
     >>> import geo
-    >>> con = geo.connect()
-    >>> geo.data.units(con, "township")[["code", "name", "households"]].head(3)  # doctest: +SKIP
+    >>> con = geo.connect(scope="640323101")  # a township's rows  # doctest: +SKIP
+    >>> geo.data.units(con, "township")[["code", "name", "households"]].head(3)
     """
     engine = get_engine(url)
     where = engine.url.render_as_string(hide_password=True).split("@")[-1]
@@ -115,6 +133,9 @@ def connect(url: str | None = None) -> Engine:
             f"cannot reach the database {where} ({reason}); run `wangge db up` (and "
             "`wangge demo` for a demo county), or point DATABASE_URL at a PostGIS database"
         ) from None
+    database.refuse_superuser(engine)
+    if scope is not None:
+        rls_scope.set_process_scope(scope)
     return engine
 
 

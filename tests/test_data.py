@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import geo
 from geo.cli import app
 from geo.db.provision import scratch_database
 from geo.db.session import get_engine
-from geo.errors import CRSError, DatabaseError, DataError
+from geo.errors import ConfigError, CRSError, DatabaseError, DataError
 
 pytestmark = pytest.mark.db
 
@@ -39,6 +40,21 @@ def test_geo_connect_is_geo_data_connect_and_reads_the_url(
     assert geo.connect is geo.data.connect
     assert geo.connect().url == demo.url
     assert geo.connect(url).url == demo.url
+
+
+def test_connect_refuses_a_superuser_unless_allowed_and_sets_the_scope(
+    demo: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = demo.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("WANGGE_ALLOW_SUPERUSER", "0")
+    with pytest.raises(DatabaseError, match="superuser"):
+        geo.connect(url)
+    monkeypatch.setenv("WANGGE_ALLOW_SUPERUSER", "1")
+    monkeypatch.delenv("WANGGE_SCOPE", raising=False)
+    geo.connect(url, scope="999001")
+    assert os.environ["WANGGE_SCOPE"] == "999001"
+    with pytest.raises(ConfigError):
+        geo.connect(url, scope="not a code!")
 
 
 def test_connect_to_a_missing_database_is_one_clear_error() -> None:
