@@ -18,7 +18,9 @@ from types import ModuleType
 __version__ = "0.1.0"
 
 _MODULES = (
+    "auth",
     "centre",
+    "centre_maps",
     "cli",
     "coverage",
     "data",
@@ -32,6 +34,7 @@ _MODULES = (
     "incidents",
     "load",
     "maps",
+    "plan_maps",
     "plans",
     "privacy",
     "profiles",
@@ -40,6 +43,7 @@ _MODULES = (
     "settings",
     "synth",
     "synth_activity",
+    "wall",
 )
 
 __all__ = [*_MODULES, "connect", "__version__"]
