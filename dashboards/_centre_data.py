@@ -454,22 +454,6 @@ def colour_changes_by_township(county_code: str, since: datetime, until: datetim
     return privacy.suppress_small(long, k=k(), count="changes", columns=[])
 
 
-def star_rating(metrics: pd.DataFrame) -> pd.Series:
-    """1–5 stars from visits done (half), cases resolved (quarter) and on time (quarter).
-
-    Score = 0.5·visit completion + 0.25·share resolved + 0.25·(1 − overdue share of the
-    cases raised); a missing part counts as its mean over the workers.  Stars = 1 + 4·score,
-    rounded to the nearest half star.
-    """
-    visits = metrics["visit_completion"].astype(float)
-    resolved = metrics["share_resolved"].astype(float)
-    raised = metrics["incidents_reported"].astype(float)
-    on_time = (1 - metrics["overdue"].astype(float) / raised.where(raised > 0)).clip(0, 1)
-    parts = [p.fillna(p.mean()).fillna(0.5) for p in (visits, resolved, on_time)]
-    score = 0.5 * parts[0] + 0.25 * parts[1] + 0.25 * parts[2]
-    return ((1 + 4 * score) * 2).round() / 2
-
-
 @st.cache_data(ttl=TTL, show_spinner=False)
 def workers(county_code: str, quarter: str) -> pd.DataFrame:
     """Quarterly metrics and stars of the county's grid workers (empty when there are none)."""
@@ -477,7 +461,7 @@ def workers(county_code: str, quarter: str) -> pd.DataFrame:
     metrics = metrics[metrics["township_code"].fillna("").str.startswith(county_code)]
     if metrics.empty:
         return metrics
-    metrics = metrics.assign(stars=star_rating(metrics))
+    metrics = metrics.assign(stars=centre.star_rating(metrics))
     columns = ["stars", "worker_code", "name", "township_code", "cell_code", "households",
                "visits_required", "visits_done", "visit_completion", "incidents_reported",
                "share_resolved", "overdue"]  # fmt: skip

@@ -215,6 +215,30 @@ def worker_metrics(
     return _worker_frame(long)
 
 
+def star_rating(metrics: pd.DataFrame) -> pd.Series:
+    """Quarterly star rating of grid workers, 1 to 5 in half stars, aligned with ``metrics``.
+
+    Score = 0.5 * visit completion + 0.25 * share of raised cases resolved + 0.25 * (1 -
+    overdue share of the cases raised); a missing part (no visits due, no case raised)
+    counts as its mean over the workers, or 0.5 when no worker has it.  Stars = 1 + 4 *
+    score, rounded to the nearest half star.  Xihua rates its workers quarterly; the
+    weights are Wangge's, stated here so that every page and notebook shows the same stars.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        :func:`worker_metrics` output: ``visit_completion``, ``share_resolved``,
+        ``incidents_reported``, ``overdue``.
+    """
+    visits = metrics["visit_completion"].astype(float)
+    resolved = metrics["share_resolved"].astype(float)
+    raised = metrics["incidents_reported"].astype(float)
+    on_time = (1 - metrics["overdue"].astype(float) / raised.where(raised > 0)).clip(0, 1)
+    parts = [p.fillna(p.mean()).fillna(0.5) for p in (visits, resolved, on_time)]
+    score = 0.5 * parts[0] + 0.25 * parts[1] + 0.25 * parts[2]
+    return ((1 + 4 * score) * 2).round() / 2
+
+
 def _worker_frame(long: pd.DataFrame) -> pd.DataFrame:
     keys = ["worker_code", "name", "township_code", "cell_code"]
     base = (

@@ -197,3 +197,19 @@ def test_township_funding_from_the_database(conn, data):
     assert out.loc["999999101", "annual_yuan"] == 140
     assert out.loc["999999102", "quarterly_payment_yuan"] == pytest.approx(20)
     assert out.loc["999999101", "workers"] == 1
+
+
+def test_star_rating_weights_visits_resolution_and_timeliness() -> None:
+    metrics = pd.DataFrame(
+        {
+            "visit_completion": [1.0, 0.0, 0.5, None],
+            "share_resolved": [1.0, 0.0, None, 1.0],
+            "incidents_reported": [4, 4, 0, 2],
+            "overdue": [0, 4, 0, 0],
+        }
+    )
+    stars = centre.star_rating(metrics)
+    assert stars.tolist()[:2] == [5.0, 1.0]  # all done on time; nothing done, all overdue
+    assert ((stars * 2) % 1 == 0).all()  # half stars
+    assert stars.between(1, 5).all()
+    assert stars.index.equals(metrics.index)
