@@ -46,6 +46,12 @@ def publish_with_incidents(url: str, *, n: int = INCIDENTS) -> int:
     return plan_id
 
 
+@pytest.fixture(name="publish_with_incidents")
+def publish_with_incidents_fixture():
+    """:func:`publish_with_incidents`, for tests that build their own database."""
+    return publish_with_incidents
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:

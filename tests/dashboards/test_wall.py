@@ -19,7 +19,6 @@ from geo.db.provision import scratch_database
 from geo.db.session import get_engine
 from tests._fixtures.browser import free_port, leaflet_frame, streamlit_server
 from tests._fixtures.county import tiny_county
-from tests.dashboards.conftest import publish_with_incidents
 
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.slow]
 
@@ -174,7 +173,9 @@ def _rename(server_url: str, old: str, new: str) -> None:
     _psql(server_url, f'ALTER DATABASE "{old}" RENAME TO "{new}"')
 
 
-def test_database_away_keeps_the_last_figures_and_recovers(server_url: str, browser) -> None:
+def test_database_away_keeps_the_last_figures_and_recovers(
+    server_url: str, browser, publish_with_incidents
+) -> None:
     with scratch_database(server_url, "wall_away", county=tiny_county()) as url:
         publish_with_incidents(url)
         name = make_url(url).database
