@@ -541,8 +541,10 @@ def emerging_hotspots(
     freq : str
         Slice length as a pandas offset (``"7D"`` weekly, ``"1D"`` daily).
     start, end : timestamp or None
-        Period analysed (default: first event's day, last event); events outside are
-        dropped.  Slices are ``[start + i·freq, start + (i+1)·freq)``.
+        Period analysed: ``[start, end)`` when ``end`` is given (an ``end`` on a slice
+        boundary opens no extra, empty slice), else from ``start`` through the last event.
+        Default ``start``: the first event's day.  Events outside are dropped.  Slices are
+        ``[start + i·freq, start + (i+1)·freq)``; the last one may be shorter.
 
     Returns
     -------
@@ -565,8 +567,12 @@ def emerging_hotspots(
         t0 = t0.tz_localize(times.dt.tz)
     if t1.tzinfo is None and times.dt.tz is not None:
         t1 = t1.tz_localize(times.dt.tz)
-    inside = ((times >= t0) & (times <= t1)).to_numpy()
-    n_slices = int((t1 - t0) // step) + 1
+    if end is not None:  # half-open [t0, t1): whole slices, no empty one opened at t1
+        inside = ((times >= t0) & (times < t1)).to_numpy()
+        n_slices = max(1, -(-(t1 - t0) // step))
+    else:  # through the last event, which opens its slice
+        inside = ((times >= t0) & (times <= t1)).to_numpy()
+        n_slices = int((t1 - t0) // step) + 1
     slice_of = ((times[inside] - t0) // step).to_numpy().astype(np.int64)
     ev = events.loc[inside]
     if units is None:

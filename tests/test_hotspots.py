@@ -295,6 +295,18 @@ def test_emerging_hotspots_on_units_finds_a_new_hotspot():
     assert cats["c000"] in ("no pattern", "new cold spot")
 
 
+def test_an_end_on_a_week_boundary_opens_no_empty_slice():
+    start = pd.Timestamp("2025-03-03", tz="UTC")
+    pts = shapely.points(_uniform_points(np.random.default_rng(5), 400, 0.02))
+    times = start + pd.to_timedelta(np.arange(len(pts)) % (4 * 7), unit="D")
+    events = gpd.GeoDataFrame({"reported_at": times}, geometry=pts, crs=4326)
+    end = start + pd.Timedelta(weeks=4)
+    out = hotspots.emerging_hotspots(events, resolution=8, freq="7D", start=start, end=end)
+    assert len(out.attrs["slices"]) == 4  # the weeks of [start, end), not a fifth at end
+    assert out["total"].sum() == len(events)
+    assert (out.attrs["z"][:, -1] != 0).any()  # the last slice holds the last week's events
+
+
 def test_emerging_hotspots_on_hexagons_runs():
     rng = np.random.default_rng(4)
     xy = _uniform_points(rng, 3000, 0.03)
