@@ -16,7 +16,7 @@ import streamlit as st
 # streamlit was started.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboards import _shared
+from dashboards import _frame, _shared
 
 # Errors never show details in the browser, whatever the command line said; pages still
 # catch them first (``_shared.error_boundary``) and say what to do in one line.
@@ -37,7 +37,25 @@ st.set_page_config(
 pages = [
     st.Page("views/overview.py", title="County overview", icon=":material/map:", default=True),
     st.Page("views/wall.py", title="Command-centre wall", icon=":material/tv:", url_path="wall"),
+    st.Page(
+        "views/hotspots.py",
+        title="Hotspots 热点",
+        icon=":material/local_fire_department:",
+        url_path="hotspots",
+    ),
+    st.Page(
+        "views/coverage.py", title="Coverage 覆盖", icon=":material/explore:", url_path="coverage"
+    ),
+    st.Page(
+        "views/operations.py",
+        title="Operations 一中心N平台",
+        icon=":material/hub:",
+        url_path="operations",
+    ),
+    st.Page("views/case.py", title="Case 案件", icon=":material/description:", url_path="case"),
 ]
 page = st.navigation(pages, position="hidden" if kiosk else "sidebar")
-with _shared.error_boundary():
+with _shared.error_boundary():  # the frame reads the database too: inside the boundary
+    if page.url_path != "wall":  # the wall has its own one period and retries by itself
+        _frame.shared_frame(page)  # county + period of the centre's pages (dashboards/_frame.py)
     page.run()
