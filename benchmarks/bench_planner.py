@@ -1,0 +1,142 @@
+"""The planner's workbench, server side: one edit on a village of ~1,000 households.
+
+Generates the Yanchi-scale county (seed 1) into a scratch database, builds and saves its
+plan (the full-county build is the baseline, timed in the same run), takes the village whose
+household count is nearest 1,000 and times, each in its own transaction rolled back (so every
+repetition starts from the same plan):
+
+- ``move`` 5 households to the adjacent cell, ``split`` the largest cell in 2, ``merge`` two
+  adjacent cells (each: lock, read the village, edit, re-tessellate, rule checks, write back,
+  plan metrics, history snapshot) - target p95 <= 150 ms;
+- ``undo`` of a move (restore the replaced rows, metrics, rule checks);
+- ``open`` the village as the page does (:func:`geo.plans.village_view`) - target <= 2 s.
+
+    python -m benchmarks.bench_planner [--reps 30]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+
+import numpy as np
+import shapely
+
+from benchmarks._table import machine, print_table, timed
+
+SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+TARGET_EDIT_S = 0.150
+TARGET_OPEN_S = 2.0
+
+
+def _adjacent(cells) -> tuple[str, str]:
+    g = cells.set_index("code").geometry
+    codes = list(g.index)
+    for i, x in enumerate(codes):
+        for y in codes[i + 1 :]:
+            if shapely.relate_pattern(g[x], g[y], "****1****"):
+                return x, y
+    raise RuntimeError("no adjacent cells")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    reps = int(args[args.index("--reps") + 1]) if "--reps" in args else 30
+    from geo import plans
+    from geo.db import io, migrate, provision
+    from geo.db.session import get_engine
+    from geo.synth import generate_county
+
+    county = generate_county("yanchi", seed=1)
+    db = f"bench_planner_{uuid.uuid4().hex[:6]}"
+    url = provision.create_database(SERVER, db)
+    engine = get_engine(url)
+    try:
+        migrate.upgrade(url)
+        with engine.begin() as conn:
+            io.write_county(conn, county)
+        code = str(county.county["code"].iloc[0])
+        county = None
+        with engine.begin() as conn:
+            plan, t_build = timed(lambda: plans.build_county_plan(conn, n_jobs=1))
+            plan_id = plans.save_plan(conn, plan, county_code=code, name="bench")
+        sizes = plan.assignment.groupby("village_code").size()
+        village = str((sizes - 1000).abs().idxmin())
+        n_village = int(sizes[village])
+        with engine.connect() as conn:
+            view, _t_first_open = timed(lambda: plans.village_view(conn, plan_id, village))
+        a, b = _adjacent(view.cells)
+        movers = tuple(view.households.loc[view.households["cell_code"] == a, "code"][:5])
+        biggest = view.cells.sort_values("households")["code"].iloc[-1]
+        edits = {
+            "move 5 households": plans.Move(movers, b),
+            "split largest cell in 2": plans.Split(biggest, 2),
+            "merge two cells": plans.Merge(a, b),
+        }
+
+        def once(fn) -> tuple[float, float]:
+            with engine.connect() as conn:
+                tx = conn.begin()
+                try:
+                    started = time.perf_counter()
+                    inner = fn(conn)
+                    return time.perf_counter() - started, inner
+                finally:
+                    tx.rollback()
+
+        rows = []
+        for name, edit in edits.items():
+            times = []
+            for _ in range(reps):
+                t, _inner = once(
+                    lambda conn, e=edit: (
+                        plans.edit_plan(conn, plan_id, e, expected_version=1, by="bench").seconds
+                    )
+                )
+                times.append(t)
+            rows.append(_row(name, times, TARGET_EDIT_S, t_build))
+
+        def move_then_undo(conn):
+            plans.edit_plan(conn, plan_id, edits["move 5 households"], expected_version=1, by="b")
+            started = time.perf_counter()
+            plans.undo_edit(conn, plan_id, expected_version=2, by="b")
+            return time.perf_counter() - started
+
+        undo_times = [once(move_then_undo)[1] for _ in range(reps)]
+        rows.append(_row("undo (after a move)", undo_times, TARGET_EDIT_S, t_build))
+        open_times = []
+        for _ in range(reps):
+            with engine.connect() as conn:
+                _, t = timed(lambda c=conn: plans.village_view(c, plan_id, village))
+            open_times.append(t)
+        rows.append(_row("open the village (read + checks)", open_times, TARGET_OPEN_S, t_build))
+    finally:
+        engine.dispose()
+        provision.drop_database(SERVER, db)
+    print_table(
+        f"Workbench edits, server side, village {village} of {n_village} households "
+        f"({reps} repetitions each, ms; full-county build {t_build:.1f} s in this run; "
+        f"{machine()}; load avg {os.getloadavg()[0]:.1f})",
+        ["operation", "p50 ms", "p95 ms", "max ms", "target ms", "p95 / full build", "ok"],
+        rows,
+    )
+
+
+def _row(name: str, times: list[float], target: float, full: float) -> list[object]:
+    t = np.asarray(times)
+    p95 = float(np.percentile(t, 95))
+    return [
+        name,
+        round(float(np.median(t)) * 1000, 1),
+        round(p95 * 1000, 1),
+        round(float(t.max()) * 1000, 1),
+        round(target * 1000),
+        f"1/{full / p95:,.0f}",
+        "ok" if p95 <= target else "MISSED",
+    ]
+
+
+if __name__ == "__main__":
+    main()

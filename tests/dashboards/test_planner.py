@@ -1,0 +1,276 @@
+"""The planner's workbench in headless Chromium: draft, select, move, flag, undo, merge, publish.
+
+The page is served by a small entry point written for the test (the page alone, as
+``dashboards/app.py`` declares it), against a database of its own holding the "small"
+county with a published plan.  Screenshots go to ``WANGGE_SHOTS`` when it is set.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import shapely
+from sqlalchemy import text
+
+from geo import grids, plans
+from geo.db.provision import scratch_database
+from geo.db.session import get_engine
+from geo.settings import ROOT
+from geo.synth import generate_county
+from tests._fixtures import browser
+
+VILLAGE = "999001001001"
+
+
+@pytest.fixture(scope="module")
+def planner_db(server_url: str) -> Iterator[str]:
+    county = generate_county("small", seed=2)
+    with scratch_database(server_url, "planner_ui", county=county) as url:
+        with get_engine(url).begin() as conn:
+            built = grids.build_plan(county.households, county.natural_units, county.villages)
+            plan_id = plans.save_plan(
+                conn, built, county_code="999001", name="base", created_by="x"
+            )
+            plans.publish_plan(conn, plan_id, by="chief")
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(planner_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    entry = tmp_path_factory.mktemp("planner") / "planner_app.py"
+    entry.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(ROOT)!r})
+            import streamlit as st
+            st.set_option("client.showErrorDetails", "none")
+            st.set_page_config(page_title="Wangge planner", layout="wide")
+            page = st.navigation([st.Page({str(ROOT / "dashboards/views/planner.py")!r},
+                                          title="Planner", default=True)])
+            page.run()
+            """
+        )
+    )
+    port = browser.free_port()
+    env = {**os.environ, "DATABASE_URL": planner_db, "WANGGE_CACHE_TTL": "1"}
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"wangge-planner-{port}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(entry), "--server.port", str(port),
+             "--server.headless", "true", "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _shot(page, name: str) -> None:
+    where = os.environ.get("WANGGE_SHOTS")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(where) / f"{name}.png"))
+
+
+def _wait_text(page, text_: str, timeout_ms: int = 30_000) -> None:
+    try:
+        page.get_by_text(text_, exact=False).first.wait_for(timeout=timeout_ms)
+    except Exception:
+        _shot(page, "zz_failed")
+        raise
+
+
+def _pick(page, label: str, option: str) -> None:
+    """Choose ``option`` (a substring of its label) in the Streamlit selectbox ``label``."""
+    box = page.get_by_label(label, exact=False).first
+    box.click()
+    page.get_by_role("option", name=option, exact=False).first.click()
+
+
+def _map_frame(page):
+    return browser.leaflet_frame(page)
+
+
+def _box_select(page, frame, lonlats: list[tuple[float, float]]) -> None:
+    """Press the Box tool and drag a box around the given points (lon, lat)."""
+    frame.get_by_text("Box").first.click()
+    lats = [p[1] for p in lonlats]
+    lons = [p[0] for p in lonlats]
+    corners = frame.evaluate(
+        """([s, w, n, e]) => {
+            const m = window.map_div;
+            const a = m.latLngToContainerPoint([n, w]), b = m.latLngToContainerPoint([s, e]);
+            const r = m.getContainer().getBoundingClientRect();
+            return [a.x + r.left, a.y + r.top, b.x + r.left, b.y + r.top];
+        }""",
+        [min(lats), min(lons), max(lats), max(lons)],
+    )
+    box = frame.frame_element().bounding_box()
+    x0, y0 = box["x"] + corners[0] - 6, box["y"] + corners[1] - 6
+    x1, y1 = box["x"] + corners[2] + 6, box["y"] + corners[3] + 6
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
+    page.mouse.move(x1, y1, steps=5)
+    page.mouse.up()
+
+
+@pytest.mark.browser
+@pytest.mark.db
+@pytest.mark.slow
+def test_draft_select_move_flag_undo_merge_stale_publish(server: str, planner_db: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    engine = get_engine(planner_db)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=browser.CHROMIUM, args=browser.CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+        page.goto(server)
+        _wait_text(page, "Planner's workbench")
+        _wait_text(page, "only a draft is edited")
+        _shot(page, "01_published")
+
+        # a draft from the published plan
+        page.get_by_label("Name of the new draft").fill("draft-b")
+        page.get_by_label("Name of the new draft").press("Enter")
+        page.get_by_role("button", name="Create draft").click()
+        _wait_text(page, "draft 'draft-b' created")
+        _wait_text(page, "Move the selection to")
+
+        with engine.connect() as conn:
+            view = plans.village_view(conn, "draft-b", VILLAGE)
+        a, b = _adjacent(view)
+        size_b = int(view.cells.loc[view.cells["code"] == b, "households"].iloc[0])
+        movers = view.households.loc[view.households["cell_code"] == a]
+        # enough households of a to push b over the bound, taken from one corner of a
+        need = view.bounds.max_size - size_b + 1
+        pts = movers.geometry.representative_point()
+        order = (pts.x + pts.y).sort_values().index[:need]
+        lonlats = [(pts[i].x, pts[i].y) for i in order]
+
+        frame = _map_frame(page)
+        _box_select(page, frame, lonlats)
+        _wait_text(page, "household(s) selected")
+        page.wait_for_function(
+            "() => /([1-9][0-9]*) household\\(s\\) selected/.test(document.body.innerText)"
+        )
+        _shot(page, "02_selected")
+        _pick(page, "Move the selection to", b)
+        page.get_by_role("button", name="Move").first.click()
+        _wait_text(page, "version 2: move")
+        _wait_text(page, "too many")
+        _shot(page, "03_moved_out_of_bounds")
+        with engine.connect() as conn:
+            moved = plans.village_view(conn, "draft-b", VILLAGE)
+        assert int(moved.cells.loc[moved.cells["code"] == b, "households"].iloc[0]) > 50
+
+        page.get_by_role("button", name="Undo").click()
+        _wait_text(page, "version 3: undo of version 2")
+        n = len(view.cells)
+        _wait_text(page, f"{n} / {n}")  # every cell within bounds again
+        _shot(page, "04_undone")
+        with engine.connect() as conn:
+            undone = plans.village_view(conn, "draft-b", VILLAGE)
+        assert undone.households["cell_code"].tolist() == view.households["cell_code"].tolist()
+
+        # another planner edits the plan: the page's next edit is refused and it reloads
+        with engine.begin() as conn:
+            other = undone.cells["code"].iloc[-1]
+            plans.edit_plan(conn, "draft-b", plans.Split(other, 2), expected_version=3, by="bo")
+        # merge: the page offers the first cell and its first neighbour, as _adjacent finds
+        page.get_by_role("button", name="Merge", exact=True).click()
+        _wait_text(page, "last changed by bo")
+        _shot(page, "05_stale_refused")
+        _wait_text(page, "version 4")  # the header shows the village as bo left it
+        page.wait_for_timeout(2500)  # the map is redrawn; the page settles
+        page.get_by_role("button", name="Merge", exact=True).first.click()
+        _wait_text(page, f"version 5: merge {a} and {b}")
+        _shot(page, "06_merged")
+
+        page.get_by_role("tab", name="Publish & download").click()
+        _wait_text(page, "Publishable")
+        page.get_by_role("button", name="Publish this draft").click()
+        _wait_text(page, "published; the county's previous plan is archived")
+        _shot(page, "07_published")
+        chromium.close()
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(text("SELECT name, status FROM grid_plan")).all())
+        counted = conn.execute(
+            text("SELECT count(*) FROM cell_assignment a JOIN grid_plan p ON p.id = a.plan_id "
+                 "WHERE p.status = 'published'")
+        ).scalar_one()  # fmt: skip
+    assert statuses == {"base": "archived", "draft-b": "published"}
+    assert counted == 1200  # the published plan still holds every household once
+
+
+def _adjacent(view: plans.VillageView) -> tuple[str, str]:
+    g = view.cells.set_index("code").geometry
+    codes = list(g.index)
+    for i, x in enumerate(codes):
+        for y in codes[i + 1 :]:
+            if shapely.relate_pattern(g[x], g[y], "****1****"):
+                return x, y
+    raise AssertionError("no adjacent cells")
+
+
+def _view_frames():
+    from tests._fixtures.county import tiny_county
+
+    c = tiny_county()
+    plan = grids.build_plan(
+        c.households, c.natural_units, c.villages, bounds=grids.CellBounds(1, 2)
+    )
+    village = c.villages.iloc[[0]]
+    cells = plan.cells.loc[plan.cells["village_code"] == village["code"].iloc[0]]
+    hh = c.households.loc[c.households["village_code"] == village["code"].iloc[0]].copy()
+    hh["cell_code"] = hh["code"].map(plan.assignment.set_index("household_code")["cell_code"])
+    return cells, hh, village
+
+
+def test_village_map_is_offline_and_escapes_text() -> None:
+    from geo import maps, plan_maps
+
+    cells, hh, village = _view_frames()
+    hh.loc[hh.index[0], "code"] = "<b>x</b>"
+    html = maps.map_html(plan_maps.village_map(cells, hh, village, bounds=grids.CellBounds(1, 2)))
+    assert "https://" not in html
+    assert "http://" not in html
+    assert "window.drawnItems" in html  # the selection tools, as st_folium expects them
+    assert "<b>x</b>" not in html
+    layer = plan_maps.selection_layer(hh, {"<b>x</b>"})
+    assert len(layer._children) == 1
+
+
+def test_cell_fill_flags_sizes_outside_the_bounds() -> None:
+    import pandas as pd
+
+    from geo import plan_maps
+
+    fill = plan_maps.cell_fill(pd.Series([10, 30, 40, 50, 60]), grids.CellBounds(30, 50))
+    assert fill.iloc[0] == plan_maps.TOO_SMALL
+    assert fill.iloc[4] == plan_maps.TOO_BIG
+    assert len(set(fill.iloc[1:4])) == 3  # shades grow with the size within the bounds
