@@ -53,6 +53,12 @@ pages = [
         url_path="operations",
     ),
     st.Page("views/case.py", title="Case 案件", icon=":material/description:", url_path="case"),
+    st.Page(
+        "views/planner.py",
+        title="Planner 规划",
+        icon=":material/edit_location_alt:",
+        url_path="planner",
+    ),
 ]
 page = st.navigation(pages, position="hidden" if kiosk else "sidebar")
 with _shared.error_boundary():  # the frame reads the database too: inside the boundary
