@@ -24,7 +24,7 @@ from geo.db import plan_store
 from geo.db.plan_store import PlanRow
 from geo.errors import ConfigError, DataError
 from geo.grids import CellBounds, PlanParams
-from geo.plans._metrics import plan_metrics_from_db
+from geo.plans._metrics import metrics_after_village_edit
 from geo.plans._store import params_of, require_draft
 from geo.plans._types import (
     EDIT_TYPES,
@@ -117,7 +117,10 @@ def edit_plan(
         by=by,
     )
     plan_store.replace_village_rows(conn, row.id, village, new.cells, new.assignment)
-    metrics = plan_metrics_from_db(conn, row.id, params=params)
+    metrics = metrics_after_village_edit(
+        conn, row.id, params=params, previous=row.metrics, before=sub.assignment,
+        after=new.assignment,
+    )  # fmt: skip
     version = plan_store.bump_version(conn, row.id, by=by, metrics=metrics, params=params.to_json())
     return EditResult(
         plan_id=int(row.id),

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Connection
 
 from geo import grids
@@ -45,6 +46,49 @@ def plan_metrics_from_db(
     cells = plan_store.cell_figures(conn, plan_id)
     per_village = plan_store.households_per_village(conn, plan_id)
     nus = plan_store.cells_per_natural_unit(conn, plan_id)
+    return _figures(cells, per_village, params, len(nus), int((nus["cells"] > 1).sum()))
+
+
+def metrics_after_village_edit(
+    conn: Connection,
+    plan_id: int,
+    *,
+    params: PlanParams,
+    previous: Mapping[str, Any] | None,
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+) -> dict[str, float | int]:
+    """Plan metrics after an edit of one village, without reading the county's assignment.
+
+    The cell figures come from ``grid_cell`` (one row per cell); the natural-unit figures
+    are the ``previous`` plan metrics with the edited village's own figures swapped
+    (``before`` and ``after`` are that village's assignments, ``natural_unit_code`` and
+    ``cell_code``): natural units never cross a village boundary, so no other village's
+    figure changes.  Same keys and values as :func:`plan_metrics_from_db`, which it falls
+    back to when ``previous`` lacks the natural-unit figures (rows written by hand).
+    """
+    known = previous or {}
+    if known.get("natural_units") is None or known.get("natural_units_split") is None:
+        return plan_metrics_from_db(conn, plan_id, params=params)
+    units_before, split_before = _natural_unit_figures(before)
+    units_after, split_after = _natural_unit_figures(after)
+    cells = plan_store.cell_figures(conn, plan_id)
+    per_village = plan_store.households_per_village_from_cells(conn, plan_id)
+    units = int(known["natural_units"]) - units_before + units_after
+    split = int(known["natural_units_split"]) - split_before + split_after
+    return _figures(cells, per_village, params, units, split)
+
+
+def _natural_unit_figures(assignment: pd.DataFrame) -> tuple[int, int]:
+    """(natural units, natural units spread over more than one cell) of an assignment."""
+    spans = assignment.groupby("natural_unit_code")["cell_code"].nunique()
+    return len(spans), int((spans > 1).sum())
+
+
+def _figures(
+    cells: pd.DataFrame, per_village: pd.DataFrame, params: PlanParams, units: int, split: int
+) -> dict[str, float | int]:
+    """The plan metrics from per-cell and per-village figures (see plan_metrics_from_db)."""
     size = cells["households"].to_numpy()
     has = len(size) > 0
     infeasible = sum(
@@ -64,6 +108,6 @@ def plan_metrics_from_db(
         "cells_flagged": int(cells["flag_reason"].notna().sum()),
         "cells_non_contiguous": int((~cells["contiguous"].astype(bool)).sum()),
         "villages_infeasible": int(infeasible),
-        "natural_units": len(nus),
-        "natural_units_split": int((nus["cells"] > 1).sum()),
+        "natural_units": int(units),
+        "natural_units_split": int(split),
     }

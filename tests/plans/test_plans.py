@@ -272,6 +272,24 @@ def test_merge_joins_two_neighbours_and_refuses_other_villages(draft: int, db, b
         plans.merge_cells(db, draft, keep, other, expected_version=2, by="ana")
 
 
+def test_metrics_after_each_edit_equal_a_full_recount(draft: int, db, built) -> None:
+    """Edits update the plan metrics from the edited village alone; they must agree with
+    the county-wide recount of plan_metrics_from_db after every kind of edit."""
+    big = built.cells.sort_values("households").iloc[-1]
+    a, b = _neighbours(built)
+    village = built.cells["village_code"].iloc[-1]
+    edits = [
+        lambda v: plans.split_cell(db, draft, big["code"], 3, expected_version=v, by="ana"),
+        lambda v: plans.merge_cells(db, draft, a, b, expected_version=v, by="ana"),
+        lambda v: plans.rebuild_village(
+            db, draft, village, min_size=12, max_size=20, expected_version=v, by="ana"
+        ),
+    ]
+    for version, edit in enumerate(edits, start=1):
+        result = edit(version)
+        assert result.metrics == plans.plan_metrics_from_db(db, draft)
+
+
 def test_rebuild_village_with_other_bounds_is_remembered(draft: int, db, built) -> None:
     village = built.cells["village_code"].iloc[0]
     result = plans.rebuild_village(
