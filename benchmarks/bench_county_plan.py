@@ -12,7 +12,7 @@ with ``n_jobs=2``), :func:`geo.plans.save_plan` (COPY of cells and assignment),
 :func:`geo.plans.load_plan`.  The baseline is the naive save measured in the same run:
 ``GeoDataFrame.to_postgis`` for the cells plus ``DataFrame.to_sql(method="multi")`` for the
 assignment, into the same tables (same indexes, constraints and foreign keys) under a second
-plan.  Targets (DESIGN.md): build <= 15 s (Yanchi), <= 60 s
+plan.  Targets (issue #5): build <= 15 s (Yanchi), <= 60 s
 (Xihua), peak memory <= 4 GiB.
 """
 

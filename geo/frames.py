@@ -94,7 +94,7 @@ class County:
         return frames[name]
 
     def counts(self) -> dict[str, int]:
-        """Units per level, households and residents: the domain table of DESIGN.md."""
+        """Units per level, households and residents: the domain table of docs/architecture.md."""
         return {
             "townships": len(self.townships),
             "villages": len(self.villages),

@@ -45,7 +45,8 @@ WITH w AS (
         AS t(code, name, phone, township_code, cell_code, started_on)
 )
 INSERT INTO grid_worker (code, name, phone, township_code, plan_id, cell_code, started_on)
-SELECT w.code, w.name, w.phone, a.code, CASE WHEN w.cell_code IS NOT NULL THEN CAST(:plan AS integer) END,
+SELECT w.code, w.name, w.phone, a.code,
+       CASE WHEN w.cell_code IS NOT NULL THEN CAST(:plan AS integer) END,
        CASE WHEN CAST(:plan AS integer) IS NOT NULL THEN w.cell_code END, w.started_on
 FROM w LEFT JOIN admin_unit a ON a.code = w.township_code
 ORDER BY w.code

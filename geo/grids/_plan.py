@@ -4,7 +4,7 @@ A county is cut into villages; inside each village households are grouped into g
 ``[min_size, max_size]`` households (30-50 by default), each looked after by a grid worker.
 This module is pure (no database): GeoDataFrames in, a :class:`GridPlan` out.
 
-Rules (DESIGN.md, "Grid building")
+Rules (docs/architecture.md; docs/planner.md)
     * cells never cross a village boundary;
     * a natural unit whose size is within the bounds stays one cell, smaller ones merge with
       neighbours of the same village, larger ones split into compact contiguous parts;
