@@ -2,8 +2,10 @@
 
 Every helper calls ``geo`` (the public functions of ``geo.centre``, ``geo.incidents``,
 ``geo.hotspots``, ``geo.heatmaps``, ``geo.coverage`` and the read queries of ``geo.db``) and
-keeps the result in ``st.cache_data`` for ``WANGGE_CACHE_TTL`` seconds.  Arguments are plain
-values (codes, datetimes, tuples), so cache keys are cheap and stable.
+keeps the result for ``WANGGE_CACHE_TTL`` seconds in a cache keyed by the user's
+row-level-security scope as well (:func:`dashboards._shared.scoped_cache`), so a township
+official never gets rows cached for another township.  Arguments are plain values (codes,
+datetimes, tuples), so cache keys are cheap and stable.
 
 Counts that come from households (households, residents, five colours, density) pass
 through :func:`geo.privacy.suppress_small` at the level they are shown, with
@@ -24,6 +26,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from dashboards._shared import scoped_cache
 from geo import centre, coverage, heatmaps, hotspots, incidents, privacy
 from geo.db import case_queries, queries
 from geo.db.session import get_engine
@@ -76,28 +79,28 @@ def run_page(body: Callable[[], None]) -> None:
 # ------------------------------------------------------------------------------ reference
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def counties() -> pd.DataFrame:
     return queries.county_codes(engine())
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def platforms() -> pd.DataFrame:
     return case_queries.platforms(engine())
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def categories() -> pd.DataFrame:
     return case_queries.categories(engine())
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def units(level: str, county_code: str) -> gpd.GeoDataFrame:
     """Townships or villages with households and residents (suppression: by the caller)."""
     return queries.unit_summary(engine(), level, county_code)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def cells(county_code: str) -> gpd.GeoDataFrame:
     """Cells of the county's published plan, with ``township_code`` (empty when none)."""
     plan = queries.published_plan_id(engine(), county_code)
@@ -115,7 +118,7 @@ def cells(county_code: str) -> gpd.GeoDataFrame:
 # ------------------------------------------------------------------------------- incidents
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def incidents_in_period(county_code: str, start: datetime, end: datetime) -> pd.DataFrame:
     return case_queries.incidents_in_period(engine(), county_code, start=start, end=end)
 
@@ -172,7 +175,7 @@ def cell_incident_frame(cells_in_scope: gpd.GeoDataFrame, points: pd.DataFrame) 
     return out
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def cell_hotspots(
     county_code: str,
     start: datetime,
@@ -209,7 +212,7 @@ def shown_cells(result: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return shown
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def hex_hotspots(
     county_code: str,
     start: datetime,
@@ -233,7 +236,7 @@ def hex_hotspots(
     return shown
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def kde(
     county_code: str,
     start: datetime,
@@ -252,7 +255,7 @@ def kde(
     return heatmaps.kde_raster(points, max_cells=300)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def emerging(
     county_code: str,
     start: datetime,
@@ -299,7 +302,7 @@ def weekly_counts(points: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ operations
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def case_list(
     county_code: str, start: datetime, end: datetime, at: datetime, open_only: bool
 ) -> pd.DataFrame:
@@ -308,17 +311,17 @@ def case_list(
     )
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def open_queue(county_code: str, at: datetime) -> pd.DataFrame:
     return case_queries.open_queue(engine(), county_code, at=at)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def step_durations(county_code: str, start: datetime, end: datetime) -> pd.DataFrame:
     return case_queries.step_durations(engine(), county_code, start=start, end=end)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def incident_times(county_code: str, start: datetime, end: datetime, at: datetime) -> pd.DataFrame:
     """:func:`geo.incidents.incident_times` for the county's townships."""
     frame = incidents.incident_times(engine(), start=start, end=end, at=at)
@@ -327,7 +330,7 @@ def incident_times(county_code: str, start: datetime, end: datetime, at: datetim
     return frame.reset_index(drop=True)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def platform_daily(county_code: str, start: datetime, end: datetime, at: datetime) -> pd.DataFrame:
     """:func:`geo.centre.platform_daily` for the county's townships."""
     frame = centre.platform_daily(engine(), start=start, end=end, at=at)
@@ -375,17 +378,17 @@ def _median(values: pd.Series) -> float | None:
     return None if values.empty else round(float(values.median()), 1)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def case(incident_id: int) -> gpd.GeoDataFrame:
     return case_queries.case_detail(engine(), incident_id)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def case_history(incident_id: int) -> pd.DataFrame:
     return incidents.history(engine(), incident_id)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def case_cell(incident_id: int) -> gpd.GeoDataFrame:
     return case_queries.case_cell(engine(), incident_id)
 
@@ -415,7 +418,7 @@ def timeline(history: pd.DataFrame, *, due_at: pd.Timestamp | None = None) -> pd
 # ------------------------------------------------------------------------- colours, workers
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def colour_by_township(county_code: str) -> pd.DataFrame:
     """Households per township and colour (wide), counts under k blanked per township."""
     per_cell = centre.colour_counts(engine(), county_code=county_code, min_count=0)
@@ -437,7 +440,7 @@ def colour_by_township(county_code: str) -> pd.DataFrame:
     return wide.reset_index()
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def colour_changes_by_township(county_code: str, since: datetime, until: datetime) -> pd.DataFrame:
     """Colour changes per township and (from, to) in ``[since, until)``, blanked under k."""
     per_cell = centre.colour_changes(
@@ -454,7 +457,7 @@ def colour_changes_by_township(county_code: str, since: datetime, until: datetim
     return privacy.suppress_small(long, k=k(), count="changes", columns=[])
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def workers(county_code: str, quarter: str) -> pd.DataFrame:
     """Quarterly metrics and stars of the county's grid workers (empty when there are none)."""
     metrics = centre.worker_metrics(engine(), quarter=quarter)
@@ -468,7 +471,7 @@ def workers(county_code: str, quarter: str) -> pd.DataFrame:
     return metrics[columns].sort_values(["stars", "worker_code"], ascending=[False, True])
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def funding(county_code: str) -> pd.DataFrame:
     table = centre.township_funding(engine(), county_code=county_code)
     names = units("township", county_code).set_index("code")["name"]
@@ -484,12 +487,12 @@ def quarter_of(moment: datetime) -> str:
 # -------------------------------------------------------------------------------- coverage
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def _households(county_code: str) -> gpd.GeoDataFrame:
     return queries.household_points(engine(), county_code, with_colour=True)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def _assignment(county_code: str) -> pd.DataFrame:
     plan = queries.published_plan_id(engine(), county_code)
     if plan is None:
@@ -497,12 +500,12 @@ def _assignment(county_code: str) -> pd.DataFrame:
     return queries.plan_assignment(engine(), plan)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def grid_workers(county_code: str) -> pd.DataFrame:
     return case_queries.grid_workers(engine(), county_code)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def assignment_by_village(county_code: str) -> pd.DataFrame:
     """Households in no cell / in two cells / in another village's cell, per village."""
     households = _households(county_code)
@@ -518,7 +521,7 @@ def assignment_by_village(county_code: str) -> pd.DataFrame:
     )
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def visits_by_cell(county_code: str, days: int, at: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Visits against the five-colour rules per cell and per worker, blanked under k."""
     households = _households(county_code)
@@ -543,17 +546,17 @@ def visits_by_cell(county_code: str, days: int, at: datetime) -> tuple[pd.DataFr
     return by_cell, by_worker
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def visit_count(county_code: str, at: datetime) -> int:
     return len(queries.visits(engine(), county_code, since=pd.Timestamp(at) - timedelta(days=365)))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def service_points(county_code: str) -> gpd.GeoDataFrame:
     return queries.service_points(engine(), county_code)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def service_gaps(
     county_code: str, kind: str, max_distance_m: float
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -588,7 +591,7 @@ def service_gaps(
     return by_village, gap_hexes, sites
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def worker_load(county_code: str) -> pd.DataFrame:
     workers_frame = grid_workers(county_code)
     if workers_frame.empty:
@@ -598,7 +601,7 @@ def worker_load(county_code: str) -> pd.DataFrame:
     return privacy.suppress_small(load, k=k(), count="households", columns=["residents"])
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def household_density(county_code: str, resolution: int, weight: str | None) -> gpd.GeoDataFrame:
     """Households (or residents) per H3 hexagon; hexagons of fewer than k households blanked."""
     points = _households(county_code)[["code", "residents", "geometry"]]

@@ -6,13 +6,14 @@ Pages stay presentation only: they call these helpers and ``geo`` and draw the r
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy import exc as sa_exc
 
 from geo import hotspots, maps, wall
-from geo.db import io, queries
+from geo.db import io, queries, scope
 from geo.db.session import normalise_url
 from geo.settings import get_settings
 
@@ -96,18 +97,59 @@ def text(value: object) -> str:
 
 # --------------------------------------------------------------------------- cached queries
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+
+def scoped_cache(
+    ttl: float | None = None, *, max_entries: int | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """``st.cache_data`` keyed by the row-level-security scope as well as the arguments.
+
+    The result of a query depends on who asks (``geo.db.scope.effective()``: the logged-in
+    user's township, everything, or nothing), so the scope's code is an argument of the
+    cached function: two users of different scopes never share a cached result, and users
+    of the same scope do.  Each decorated function gets its own cache (Streamlit keys a
+    cache by the function's module, qualified name and source; the inner function carries
+    the decorated one's names).  ``ttl`` defaults to ``WANGGE_CACHE_TTL`` seconds.
+
+    The wrapper has ``clear()`` like a ``st.cache_data`` function.
+    """
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        def cached(scope_code: str, /, *args: Any, **kwargs: Any) -> R:
+            return func(*args, **kwargs)
+
+        # Distinct names per function (and no __wrapped__, whose signature Streamlit would
+        # read when it names the arguments it hashes).
+        cached.__module__ = func.__module__
+        cached.__name__ = func.__name__
+        cached.__qualname__ = f"{func.__qualname__}.<scoped>"
+        store = st.cache_data(
+            ttl=TTL if ttl is None else ttl, max_entries=max_entries, show_spinner=False
+        )(cached)
+
+        @functools.wraps(func)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            return store(scope.effective().code, *args, **kwargs)
+
+        call.clear = store.clear  # type: ignore[attr-defined]
+        return call
+
+    return decorate
+
+
+@scoped_cache()
 def counties() -> pd.DataFrame:
     return queries.county_codes(engine())
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def counts() -> pd.DataFrame:
     return io.counts_by_level(engine())
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def unit_summary(level: str, county_code: str) -> gpd.GeoDataFrame:
     return queries.unit_summary(engine(), level, county_code)
 
@@ -122,7 +164,7 @@ class WallShapes:
     weights: sparse.csr_matrix
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def wall_plan_key(county_code: str) -> str:
     """Which geometry the wall draws: ``plan:<id>`` or ``villages:<county>``."""
     plan_id = queries.published_plan_id(engine(), county_code)
@@ -166,7 +208,7 @@ class WallFigures:
     read_at: datetime
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@scoped_cache()
 def wall_figures(county_code: str, end_iso: str) -> WallFigures:
     """The wall's figures for the period ending at ``end_iso``, all from one database visit."""
     k = get_settings().suppress_below
