@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 import streamlit as st
 
-from dashboards import _shared
+from dashboards import _auth, _shared
 from geo import export, grids, plans
 from geo.errors import StaleVersionError, WanggeError
 
@@ -52,7 +52,10 @@ def init_state() -> None:
 
 
 def default_user() -> str:
-    """Login name of the server process (the planner types their own name on the page)."""
+    """The logged-in user's login (else the server process's login name, outside the app)."""
+    logged_in = _auth.actor()
+    if logged_in:
+        return logged_in
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # pragma: no cover - no login name in some containers
@@ -62,7 +65,7 @@ def default_user() -> str:
 # --------------------------------------------------------------------------- reads
 
 
-@st.cache_data(ttl=_shared.TTL, show_spinner=False)
+@_shared.scoped_cache()
 def plan_list() -> pd.DataFrame:
     """Stored plans, published first then drafts newest first (archived last)."""
     with _shared.engine().connect() as conn:
@@ -92,7 +95,7 @@ def plan_row(plan_id: int) -> dict:
         return plans.describe_plan(conn, plan_id)
 
 
-@st.cache_data(ttl=600, show_spinner=False, max_entries=32)
+@_shared.scoped_cache(600, max_entries=32)
 def village_view(plan_id: int, village: str, version: int) -> plans.VillageView:
     """One village of a plan at ``version`` (cached per version: an edit makes a new one)."""
     with _shared.engine().connect() as conn:
@@ -247,6 +250,12 @@ def clear_selection() -> None:
 # --------------------------------------------------------------------------- edits
 
 
+def _by(typed: str) -> str:
+    """Who an edit is recorded as: the logged-in user, whatever name the page passed (the
+    typed name only outside the app's login, e.g. a page test)."""
+    return _auth.actor() or typed
+
+
 def run_edit(
     action: Callable[..., plans.EditResult], plan_id: int, version: int, by: str
 ) -> plans.EditResult | None:
@@ -260,7 +269,7 @@ def run_edit(
     started = time.perf_counter()
     try:
         with _shared.engine().begin() as conn:
-            result = action(conn, plan_id, expected_version=version, by=by)
+            result = action(conn, plan_id, expected_version=version, by=_by(by))
     except StaleVersionError as exc:
         state["wb_notice"] = ("stale", f"{exc} — the village was reloaded as it is now.", None)
         clear_selection()
@@ -278,7 +287,7 @@ def copy_to_draft(plan_id: int, name: str, by: str) -> int | None:
     """A new draft from ``plan_id`` named ``name``; its id (None, with a notice, if refused)."""
     try:
         with _shared.engine().begin() as conn:
-            new_id = plans.copy_plan(conn, plan_id, name=name.strip(), by=by)
+            new_id = plans.copy_plan(conn, plan_id, name=name.strip(), by=_by(by))
     except WanggeError as exc:
         st.session_state["wb_notice"] = ("error", str(exc).splitlines()[0], None)
         return None
@@ -291,7 +300,7 @@ def publish(plan_id: int, version: int, by: str) -> bool:
     """Publish the draft at ``version``; whether it was published (else a notice says why)."""
     try:
         with _shared.engine().begin() as conn:
-            plans.publish_plan(conn, plan_id, by=by, expected_version=version)
+            plans.publish_plan(conn, plan_id, by=_by(by), expected_version=version)
     except StaleVersionError as exc:
         st.session_state["wb_notice"] = ("stale", f"{exc} — the village was reloaded.", None)
         return False

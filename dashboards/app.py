@@ -1,8 +1,10 @@
 """Wangge dashboards: one entry point that declares the pages (``streamlit run`` this file).
 
-It holds the shared frame: page set-up, the navigation (hidden on a kiosk wall,
-``?kiosk=1``), and the one error boundary around every page, so that however the app was
-started no traceback or server path reaches a browser.
+It holds the shared frame: page set-up, the login (``dashboards/_auth.py``: a session per
+browser, the navigation built from the user's role, hidden on a kiosk wall, ``?kiosk=1``),
+the user's row-level-security scope around every page run, and the one error boundary
+around every page, so that however the app was started no traceback or server path reaches
+a browser.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import streamlit as st
 # streamlit was started.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboards import _frame, _shared
+from dashboards import _auth, _frame, _shared
+from geo import auth
+from geo.db import scope
 
 # Errors never show details in the browser, whatever the command line said; pages still
 # catch them first (``_shared.error_boundary``) and say what to do in one line.
@@ -60,8 +64,26 @@ pages = [
         url_path="planner",
     ),
 ]
-page = st.navigation(pages, position="hidden" if kiosk else "sidebar")
+# Only the pages the logged-in user's role may open (dashboards/_auth.py: ROLE_PAGES);
+# without a session, the login page and the wall.
+user = _auth.current_user()
+page, allowed = _auth.navigation(pages, user, kiosk=kiosk)
+# Who is logged in and "log out", at the foot of the sidebar (below the centre's frame).
+framed = allowed and _auth.page_name(page) in _frame.FRAMED_PAGES
+if user is not None and not kiosk and not framed:
+    _auth.user_box(user)
 with _shared.error_boundary():  # the frame reads the database too: inside the boundary
-    if page.url_path != "wall":  # the wall has its own one period and retries by itself
-        _frame.shared_frame(page)  # county + period of the centre's pages (dashboards/_frame.py)
-    page.run()
+    if page.url_path == "wall" and allowed:
+        # The wall shows suppressed county aggregates only, to anyone, unattended: it reads
+        # them in the system scope (docs/security.md, "The wall").
+        with scope.scope(scope.SYSTEM, login=user.login if user else None):
+            page.run()  # the wall has its own one period and retries by itself
+    elif user is None or not allowed:
+        with scope.scope(scope.NOBODY):  # the login form, or "not open to your role"
+            page.run()
+    else:
+        with auth.as_user(user):  # every transaction of the page carries the user's scope
+            _frame.shared_frame(page)  # county + period of the centre's pages (_frame.py)
+            if framed:
+                _auth.user_box(user)
+            page.run()

@@ -17,8 +17,8 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from dashboards import _auth, _frame
 from dashboards import _centre_data as data
-from dashboards import _frame
 from geo import centre_maps, export, maps
 
 VIEWS = ("Cells Gi* 网格", "H3 Gi* 六边形", "KDE heat 热力", "Emerging 时空趋势")
@@ -239,12 +239,13 @@ def strongest(shown, points, end, cell: str | None) -> None:
             st.caption("No incident in this cell for the period and filters.")
             return
         table = here[["id", "status", "category_code", "platform_code", "reported_at"]]
+        cases = _auth.may_open("case")  # the case page is for roles that may see cases
         event = st.dataframe(
             table, hide_index=True, width="stretch", height=520, key="hs_cell_cases",
-            on_select="rerun", selection_mode="single-row",
+            on_select="rerun" if cases else "ignore", selection_mode="single-row",
             column_config={"id": st.column_config.NumberColumn("case", format="#%d")},
         )  # fmt: skip
-        if event is not None and event.selection.rows:
+        if cases and event is not None and event.selection.rows:
             chosen = int(table.iloc[event.selection.rows[0]]["id"])
             st.session_state["case_id"] = chosen
             st.switch_page("views/case.py", query_params={"id": str(chosen)})

@@ -38,15 +38,27 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(
-    database_url: str, *, timeout_s: float = 60, cache_ttl_s: int = 1
+    database_url: str,
+    *,
+    timeout_s: float = 60,
+    cache_ttl_s: int = 1,
+    dev_login: str | None = "admin",
 ) -> Iterator[str]:
     """Serve ``dashboards/app.py`` against ``database_url``; yields the base URL.
 
     ``cache_ttl_s`` is the refresh period of the wall and the dashboards' query cache
     (``WANGGE_CACHE_TTL``): 1 s by default so that tests see refreshes happen.
+    ``dev_login`` is the development auto-login (``WANGGE_DEV_LOGIN``, honoured because the
+    suite sets ``WANGGE_ALLOW_SUPERUSER``): every browser session is a pseudo user of that
+    role, ``admin`` by default; None serves the real login page.  The server never inherits
+    a process scope (``WANGGE_SCOPE``): its pages take their scope from the login.
     """
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "WANGGE_CACHE_TTL": str(cache_ttl_s)}
+    env.pop("WANGGE_SCOPE", None)
+    env.pop("WANGGE_DEV_LOGIN", None)
+    if dev_login is not None:
+        env["WANGGE_DEV_LOGIN"] = dev_login
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"wangge-streamlit-{port}.log"
     with log.open("w") as out:
         proc = subprocess.Popen(

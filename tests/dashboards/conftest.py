@@ -46,7 +46,7 @@ def publish_with_incidents(url: str, *, n: int = INCIDENTS) -> int:
     return plan_id
 
 
-@pytest.fixture(name="publish_with_incidents")
+@pytest.fixture(name="publish_with_incidents", scope="session")
 def publish_with_incidents_fixture():
     """:func:`publish_with_incidents`, for tests that build their own database."""
     return publish_with_incidents

@@ -100,6 +100,7 @@ def app_env(centre_db, monkeypatch) -> tuple[str, dict]:
     url, built = centre_db
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("WANGGE_CACHE_TTL", "1")
+    monkeypatch.setenv("WANGGE_DEV_LOGIN", "admin")  # the pages run without the router's login
     st.cache_data.clear()  # results cached by an earlier test may come from another database
     return url, built
 
