@@ -327,7 +327,7 @@ def _ensure_published_plan(profile: str) -> None:
 
 @app.command()
 def info() -> None:
-    """Counts per level for every county in the database (the domain table of DESIGN.md)."""
+    """Counts per level of every county in the database (docs/architecture.md's table)."""
     from geo.db import io
 
     with one_line_errors():
@@ -348,6 +348,14 @@ def info() -> None:
 @app.command()
 def dash(
     port: Annotated[int, typer.Option(help="Port to serve the dashboards on.")] = 8501,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. Default 127.0.0.1 (this machine only): put a reverse "
+            "proxy with TLS in front (docs/security.md) rather than exposing Streamlit; "
+            "0.0.0.0 listens on every interface.",
+        ),
+    ] = "127.0.0.1",
     headless: Annotated[bool, typer.Option(help="Do not try to open a browser.")] = True,
     wall: Annotated[
         bool,
@@ -358,22 +366,31 @@ def dash(
         ),
     ] = False,
 ) -> None:
-    """Start the Streamlit dashboards (Ctrl-C stops them)."""
+    """Start the Streamlit dashboards (Ctrl-C stops them); users log in on the first page."""
+    import os
+
+    from geo.db.scope import SCOPE_VARIABLE
+
     with one_line_errors():
         _common.engine()
         app_file = ROOT / "dashboards" / "app.py"
         if not app_file.exists():
             raise WanggeError(f"{app_file} not found: run from a Wangge checkout")
-        base = f"http://localhost:{port}"
+        shown = "localhost" if host in ("127.0.0.1", "localhost", "0.0.0.0", "::") else host
+        base = f"http://{shown}:{port}"
         out.print(f"dashboards on {base}  (Ctrl-C to stop)")
         if wall:
             out.print(f"command-centre wall: {base}/wall?kiosk=1  (full screen: F11)")
         command = [
             sys.executable, "-m", "streamlit", "run", str(app_file),
-            "--server.port", str(port), "--server.headless", "true",
+            "--server.port", str(port), "--server.address", host,
+            "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
             "--client.showErrorDetails", "none",
         ]  # fmt: skip
+        # The pages take their scope from the user who logs in, never from the CLI's system
+        # scope (which opening the database above set for this process).
+        env = {k: v for k, v in os.environ.items() if k != SCOPE_VARIABLE}
         if not headless:
             # Streamlit opens the root page; open the page asked for once it answers.
             import threading
@@ -390,7 +407,7 @@ def dash(
                 webbrowser.open(f"{base}/wall?kiosk=1" if wall else base)
 
             threading.Thread(target=_open, daemon=True).start()
-        raise typer.Exit(subprocess.call(command))
+        raise typer.Exit(subprocess.call(command, env=env))
 
 
 app.command("load")(load_command)
