@@ -11,6 +11,11 @@ at county scale.  Province scale maps :func:`geo.grids.build_plan` over counties
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -33,6 +38,8 @@ MAX_CORNERS = 8
 CORNER_PULL = 0.1
 #: Rounds of moving detached household pieces to a neighbouring cell.
 REPAIR_ROUNDS = 4
+#: ``prctl`` option: the signal a process gets when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -234,7 +241,7 @@ def run_villages(
         return results
     chunks = list(_chunks(jobs, n_chunks=min(total, 4 * n_jobs)))
     done = 0
-    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+    with worker_pool(n_jobs) as pool:
         futures = [pool.submit(_run_chunk, c) for c in chunks]
         for fut in as_completed(futures):
             part = fut.result()
@@ -246,6 +253,29 @@ def run_villages(
     order = {j.code: q for q, j in enumerate(jobs)}
     results.sort(key=lambda r: order[r.code])
     return results
+
+
+def worker_pool(n_jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``n_jobs`` worker processes that die with the process that started them.
+
+    On Linux each worker asks the kernel for SIGKILL when its parent dies
+    (``prctl(PR_SET_PDEATHSIG)``): a ``wangge grids build --jobs 2`` killed with ``kill -9``
+    takes its workers with it, and with them their copies of the parent's database socket,
+    so the server ends the session and its transaction instead of keeping its locks.
+    """
+    return ProcessPoolExecutor(
+        max_workers=n_jobs, initializer=_die_with_parent, initargs=(os.getpid(),)
+    )
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: SIGKILL this process when its parent exits (Linux; else a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _chunks(jobs: list[VillageJob], *, n_chunks: int) -> Iterable[list[VillageJob]]:
