@@ -117,8 +117,11 @@ def navigation(pages: list[StreamlitPage], user: auth.User | None, *, kiosk: boo
     """
     login_file = "views/login.py"
     if user is None:
+        # The default page is served at the root (not at its own path): "/login" is another.
         shown = [st.Page(login_file, title="Log in 登录", icon=":material/login:",
-                         url_path="login", default=True)]  # fmt: skip
+                         url_path="start", default=True),
+                 st.Page(login_file, title="Log in 登录", url_path="login",
+                         visibility="hidden")]  # fmt: skip
         for page in pages:
             if page_name(page) in PUBLIC_PAGES:
                 shown.append(page)

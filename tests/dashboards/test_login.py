@@ -150,6 +150,17 @@ def test_a_deep_link_opens_after_logging_in(login_site, browser) -> None:
     page.close()
 
 
+def test_logging_in_at_the_login_address_lands_on_the_roles_first_page(login_site, browser) -> None:
+    base, passwords = login_site
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{base}/login")
+    login_form(page)
+    log_in(page, "demo-analyst", passwords["demo-analyst"])
+    page.get_by_text("County overview 县域总览").first.wait_for(timeout=30_000)
+    assert "not open to your role" not in page.inner_text("body")
+    page.close()
+
+
 def test_the_wall_needs_no_login(login_site, browser) -> None:
     base, _ = login_site
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
