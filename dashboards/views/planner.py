@@ -90,7 +90,9 @@ def _choose(listed: pd.DataFrame) -> tuple[int, str | None]:
     village = c3.selectbox(
         "Village 村/社区", list(v_label), format_func=v_label.get, key="wb_village"
     )
-    c4.text_input("Your name", value=_planner.default_user(), key="wb_by")
+    c4.text_input(  # the logged-in user; edits are recorded as them
+        "Edits recorded as", value=_planner.default_user(), key="wb_by", disabled=True
+    )
     return plan_id, village
 
 
