@@ -1,9 +1,8 @@
 """A province on Dask: counties per minute with 0 (serial), 1 and 2 worker processes.
 
-Run ``python -m benchmarks.bench_province`` (8 counties of the ``henan`` province: Yanchi-
-and small-scale counties in turn, ~0.3 M households) or name the count:
-``python -m benchmarks.bench_province 20`` (20 counties, ≈1 M households; the issue's
-figure, about half an hour on 2 cores).
+Run ``python -m benchmarks.bench_province`` (8 Yanchi-scale counties of the ``henan``
+province, ≈0.55 M households) or name the count: ``python -m benchmarks.bench_province 20``
+(≈1.4 M households, the issue's figure; about ten minutes on 2 cores).
 
 The counties are generated once (``synth`` task on 2 workers) into a scratch database.  Then
 the ``build-grids`` task runs for every county three times under different labels: serially
