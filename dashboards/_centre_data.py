@@ -24,6 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import streamlit as st
+from scipy import sparse
 from sqlalchemy import Engine
 
 from dashboards._shared import scoped_cache
@@ -135,6 +136,30 @@ def filtered_incidents(
     village: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Incidents of the period matching the filters (an empty tuple: no filter), as points."""
+    chosen_rows = filtered_rows(
+        county_code, start, end, categories=categories, platforms=platforms, sources=sources,
+        township=township, village=village,
+    )  # fmt: skip
+    return gpd.GeoDataFrame(
+        chosen_rows,
+        geometry=gpd.points_from_xy(chosen_rows["lon"], chosen_rows["lat"]),
+        crs=4326,
+    )
+
+
+def filtered_rows(
+    county_code: str,
+    start: datetime,
+    end: datetime,
+    *,
+    categories: tuple[str, ...] = (),
+    platforms: tuple[str, ...] = (),
+    sources: tuple[str, ...] = (),
+    township: str | None = None,
+    village: str | None = None,
+) -> pd.DataFrame:
+    """The rows of :func:`filtered_incidents` without building their points (counts by cell
+    need only ``cell_code``; building 120,000 points costs ~0.3 s per run)."""
     frame = incidents_in_period(county_code, start, end)
     keep = np.ones(len(frame), dtype=bool)
     for column, chosen in (
@@ -148,12 +173,7 @@ def filtered_incidents(
         keep &= (frame["township_code"] == township).to_numpy()
     if village:
         keep &= (frame["village_code"] == village).to_numpy()
-    chosen_rows = frame[keep]
-    return gpd.GeoDataFrame(
-        chosen_rows,
-        geometry=gpd.points_from_xy(chosen_rows["lon"], chosen_rows["lat"]),
-        crs=4326,
-    )
+    return frame[keep]
 
 
 def scope_cells(county_code: str, township: str | None, village: str | None) -> gpd.GeoDataFrame:
@@ -191,16 +211,27 @@ def cell_hotspots(
     class of a cell is not a count).  Empty frame when the scope has fewer than 3 cells.
     """
     scope = scope_cells(county_code, township, village)
-    points = filtered_incidents(
+    rows = filtered_rows(
         county_code, start, end, categories=filters[0], platforms=filters[1], sources=filters[2]
     )
-    frame = cell_incident_frame(scope, points)
+    frame = cell_incident_frame(scope, rows)
     if len(frame) < 3:
         return frame.iloc[0:0].assign(gi_value=[], gi_z=[], gi_p=[], gi_q=[], gi_bin=[])
-    result = hotspots.gi_star(frame, "incidents", denominator="households", weights="queen")
+    weights = cell_weights(county_code, township, village)  # queen, built once per scope
+    result = hotspots.gi_star(frame, "incidents", denominator="households", weights=weights)
     result["gi_bin"] = result["gi_bin"].astype(int)
     result["per_100"] = (100 * result["gi_value"]).round(2)
     return result
+
+
+@scoped_cache()
+def cell_weights(county_code: str, township: str | None, village: str | None) -> sparse.csr_matrix:
+    """Queen contiguity of the published cells in scope, rows in :func:`scope_cells` order.
+
+    The same matrix :func:`geo.hotspots.gi_star` builds for ``weights="queen"``; built once
+    per scope (and cache period) instead of on every filter change (~0.4 s on 1,720 cells).
+    """
+    return hotspots.build_weights(scope_cells(county_code, township, village), weights="queen")
 
 
 def shown_cells(result: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
