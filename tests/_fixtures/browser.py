@@ -43,8 +43,10 @@ def streamlit_server(
     timeout_s: float = 60,
     cache_ttl_s: int = 1,
     dev_login: str | None = "admin",
+    app: Path | None = None,
 ) -> Iterator[str]:
-    """Serve ``dashboards/app.py`` against ``database_url``; yields the base URL.
+    """Serve ``dashboards/app.py`` (or the entry point ``app``) against ``database_url``;
+    yields the base URL.
 
     ``cache_ttl_s`` is the refresh period of the wall and the dashboards' query cache
     (``WANGGE_CACHE_TTL``): 1 s by default so that tests see refreshes happen.
@@ -67,7 +69,7 @@ def streamlit_server(
                 "-m",
                 "streamlit",
                 "run",
-                str(ROOT / "dashboards" / "app.py"),
+                str(app or ROOT / "dashboards" / "app.py"),
                 "--server.port",
                 str(port),
                 "--server.headless",

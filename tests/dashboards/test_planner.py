@@ -8,11 +8,7 @@ county with a published plan.  Screenshots go to ``WANGGE_SHOTS`` when it is set
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,33 +56,8 @@ def server(planner_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             """
         )
     )
-    port = browser.free_port()
-    env = {**os.environ, "DATABASE_URL": planner_db, "WANGGE_CACHE_TTL": "1"}
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"wangge-planner-{port}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(entry), "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
+    with browser.streamlit_server(planner_db, app=entry, dev_login=None) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _shot(page, name: str) -> None:
