@@ -17,8 +17,9 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from geo.db import centre_store
 from geo.db.io import read_frame
-from geo.db.models import INCIDENT_STATES
+from geo.db.models import INCIDENT_DONE_STATES, INCIDENT_STATES
 
 __all__ = [
     "CASE_COLUMNS",
@@ -34,10 +35,9 @@ __all__ = [
     "step_durations",
 ]
 
-#: States in which the work on a case is done; the same as ``geo.incidents.DONE_STATES``
-#: (``geo/db`` may not import ``geo.incidents``; a test checks the two agree).
-DONE_STATES = ("resolved", "fed_back", "closed")
-_DONE = ", ".join(f"'{s}'" for s in DONE_STATES)
+#: States in which the work on a case is done (:data:`geo.db.models.INCIDENT_DONE_STATES`,
+#: which ``geo.incidents.DONE_STATES`` is too; a test checks the two agree).
+DONE_STATES = INCIDENT_DONE_STATES
 
 #: Columns of :func:`case_list`, in order.
 CASE_COLUMNS = (
@@ -118,13 +118,13 @@ def case_list(
         ``hours_at_step`` (since the last move; None once done), ``hours_overdue``
         (positive when an open case is past due, else None), ``overdue`` and ``open``.
     """
-    query = f"""
+    query = """
         WITH c AS (
             SELECT i.id, i.client_key, i.category_code, k.name AS category, i.platform_code,
                    p.name AS platform, i.source, i.status, i.tier, i.township_code,
                    t.name AS township, i.village_code, i.cell_code, i.reported_at, i.due_at,
                    last.at AS last_move_at,
-                   i.status NOT IN ({_DONE}) AS open
+                   NOT (i.status = ANY(CAST(:done AS text[]))) AS open
             FROM incident i
             JOIN incident_category k ON k.code = i.category_code
             LEFT JOIN platform p ON p.code = i.platform_code
@@ -136,9 +136,9 @@ def case_list(
               AND (
                   ((CAST(:start AS timestamptz) IS NULL OR i.reported_at >= :start)
                    AND (CAST(:end AS timestamptz) IS NULL OR i.reported_at < :end))
-                  OR (:open_only AND i.status NOT IN ({_DONE}))
+                  OR (:open_only AND NOT (i.status = ANY(CAST(:done AS text[]))))
               )
-              AND (NOT :open_only OR i.status NOT IN ({_DONE}))
+              AND (NOT :open_only OR NOT (i.status = ANY(CAST(:done AS text[]))))
         )
         SELECT c.*,
                CASE WHEN c.open THEN extract(epoch FROM CAST(:at AS timestamptz)
@@ -152,7 +152,8 @@ def case_list(
         LIMIT :limit
     """
     params = {"county": f"{county_code}%", "start": start, "end": end, "at": at,
-              "open_only": open_only, "limit": limit}  # fmt: skip
+              "open_only": open_only, "limit": limit,
+              "done": list(DONE_STATES)}  # fmt: skip
     frame = pd.read_sql(text(query), con, params=params)
     for column in ("reported_at", "due_at", "last_move_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -204,22 +205,11 @@ def open_queue(con: Connection | Engine, county_code: str, *, at: datetime) -> p
     median_hours_waiting and max_hours_waiting (since the case's last move).  States in
     the order of :data:`geo.db.models.INCIDENT_STATES`.
     """
-    query = f"""
-        SELECT i.platform_code, i.status, i.tier, count(*) AS cases,
-               count(*) FILTER (WHERE i.due_at < CAST(:at AS timestamptz)) AS overdue,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY
-                   extract(epoch FROM CAST(:at AS timestamptz) - last.at) / 3600.0)
-                   AS median_hours_waiting,
-               max(extract(epoch FROM CAST(:at AS timestamptz) - last.at) / 3600.0)
-                   AS max_hours_waiting
-        FROM incident i
-        CROSS JOIN LATERAL (
-            SELECT max(e.at) AS at FROM incident_event e WHERE e.incident_id = i.id
-        ) last
-        WHERE i.township_code LIKE :county AND i.status NOT IN ({_DONE})
-        GROUP BY 1, 2, 3
-    """
-    frame = pd.read_sql(text(query), con, params={"county": f"{county_code}%", "at": at})
+    frame = centre_store.open_by_state(con, at=at, county_code=county_code)
+    frame = frame.rename(columns={"incidents": "cases"})[
+        ["platform_code", "status", "tier", "cases", "overdue", "median_hours_waiting",
+         "max_hours_waiting"]
+    ]  # fmt: skip
     order = {s: k for k, s in enumerate(INCIDENT_STATES)}
     frame["_o"] = frame["status"].map(order)
     return (

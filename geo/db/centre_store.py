@@ -71,9 +71,12 @@ def platform_daily(
     return pd.read_sql(text(query), con, params=params)
 
 
-def open_by_state(con: Connection | Engine, *, at: datetime) -> pd.DataFrame:
+def open_by_state(
+    con: Connection | Engine, *, at: datetime, county_code: str | None = None
+) -> pd.DataFrame:
     """Open incidents (not in :data:`INCIDENT_DONE_STATES`) per status, tier and platform:
-    ``incidents``, ``overdue`` at ``at``, median and max hours since the last event. Unordered.
+    ``incidents``, ``overdue`` at ``at``, median and max hours since the last event, of one
+    county when ``county_code`` is given (else all). Unordered.
     """
     query = """
         SELECT i.status, i.tier, i.platform_code, count(*) AS incidents,
@@ -88,9 +91,14 @@ def open_by_state(con: Connection | Engine, *, at: datetime) -> pd.DataFrame:
             SELECT max(e.at) AS at FROM incident_event e WHERE e.incident_id = i.id
         ) last
         WHERE NOT (i.status = ANY(CAST(:done AS text[])))
+          AND (CAST(:county AS text) IS NULL OR i.township_code LIKE :county)
         GROUP BY 1, 2, 3
     """
-    params = {"at": at, "done": list(INCIDENT_DONE_STATES)}
+    params = {
+        "at": at,
+        "done": list(INCIDENT_DONE_STATES),
+        "county": None if county_code is None else f"{county_code}%",
+    }
     return pd.read_sql(text(query), con, params=params)
 
 
