@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from geo.db.io import read_frame
+from geo.db.models import INCIDENT_DONE_STATES
 
 
 def county_codes(con: Connection | Engine) -> pd.DataFrame:
@@ -130,9 +131,8 @@ def published_plan_id(con: Connection | Engine, county_code: str) -> int | None:
     return None if row.empty else int(row["id"].iloc[0])
 
 
-#: Incident states in which the work is done (the due time no longer runs); mirrors
-#: ``geo.incidents.DONE_STATES`` (geo.db never imports the analysis modules).
-_DONE = "'resolved', 'fed_back', 'closed'"
+#: Incident states in which the work is done (the due time no longer runs), bound as ``:done``.
+_DONE = list(INCIDENT_DONE_STATES)
 
 #: Where an open case waits on the escalation chain (worker -> township -> department ->
 #: feedback), by its status: ``reported`` (the worker blew the whistle, nobody took it yet),
@@ -246,17 +246,17 @@ def wall_headline(
     """One row: incidents reported in ``[start, end)`` in the county, how many of them are
     still open now (not resolved, fed back or closed), overdue now, and resolved (done).
     """
-    query = f"""
+    query = """
         SELECT count(*) AS reported,
-               count(*) FILTER (WHERE status NOT IN ({_DONE})) AS open,
-               count(*) FILTER (WHERE status NOT IN ({_DONE}) AND due_at < now()) AS overdue,
-               count(*) FILTER (WHERE status IN ({_DONE})) AS resolved
+               count(*) FILTER (WHERE status <> ALL(CAST(:done AS text[]))) AS open,
+               count(*) FILTER (WHERE status <> ALL(CAST(:done AS text[]))
+                                AND due_at < now()) AS overdue,
+               count(*) FILTER (WHERE status = ANY(CAST(:done AS text[]))) AS resolved
         FROM incident
         WHERE township_code LIKE :county AND reported_at >= :start AND reported_at < :end
     """
-    return pd.read_sql(
-        text(query), con, params={"county": f"{county_code}%", "start": start, "end": end}
-    )
+    params = {"county": f"{county_code}%", "start": start, "end": end, "done": _DONE}
+    return pd.read_sql(text(query), con, params=params)
 
 
 def platform_board(
@@ -277,13 +277,13 @@ def platform_board(
     """
     end = end or datetime.now(UTC)
     start = start or end - timedelta(days=days)
-    query = f"""
+    query = """
         WITH inc AS (
             SELECT platform_code, count(*) AS reported,
-                   count(*) FILTER (WHERE status NOT IN ({_DONE})) AS open,
-                   count(*) FILTER (WHERE status NOT IN ({_DONE}) AND due_at < now())
+                   count(*) FILTER (WHERE status <> ALL(CAST(:done AS text[]))) AS open,
+                   count(*) FILTER (WHERE status <> ALL(CAST(:done AS text[])) AND due_at < now())
                        AS overdue,
-                   count(*) FILTER (WHERE status IN ({_DONE})) AS done
+                   count(*) FILTER (WHERE status = ANY(CAST(:done AS text[]))) AS done
             FROM incident
             WHERE reported_at >= :start AND reported_at < :end
               AND township_code LIKE :county
@@ -295,9 +295,8 @@ def platform_board(
                CAST(inc.done AS float) / nullif(inc.reported, 0) AS resolved_share
         FROM platform p LEFT JOIN inc ON inc.platform_code = p.code ORDER BY p.code
     """
-    return pd.read_sql(
-        text(query), con, params={"county": f"{county_code}%", "start": start, "end": end}
-    )
+    params = {"county": f"{county_code}%", "start": start, "end": end, "done": _DONE}
+    return pd.read_sql(text(query), con, params=params)
 
 
 def platform_weekly(
@@ -339,18 +338,20 @@ def chain_stages(
     feedback), zeros included. Columns: stage, cases, overdue (past due now; a case waiting
     for feedback is never overdue).
     """
-    stages = ", ".join(
-        f"('{status}', '{stage}', {k})"
-        for k, (stage, states) in enumerate(CHAIN_STAGES)
-        for status in states
-    )
-    names = ", ".join(f"('{stage}', {k})" for k, (stage, _) in enumerate(CHAIN_STAGES))
-    query = f"""
-        WITH s(status, stage, k) AS (VALUES {stages}),
-        n(stage, k) AS (VALUES {names}),
+    stages = [(status, stage, k) for k, (stage, states) in enumerate(CHAIN_STAGES)
+              for status in states]  # fmt: skip
+    query = """
+        WITH s(status, stage, k) AS (
+            SELECT * FROM unnest(CAST(:s_status AS text[]), CAST(:s_stage AS text[]),
+                                 CAST(:s_k AS integer[]))
+        ),
+        n(stage, k) AS (
+            SELECT * FROM unnest(CAST(:n_stage AS text[]), CAST(:n_k AS integer[]))
+        ),
         inc AS (
             SELECT s.stage, count(*) AS cases,
-                   count(*) FILTER (WHERE i.status NOT IN ({_DONE}) AND i.due_at < now())
+                   count(*) FILTER (WHERE i.status <> ALL(CAST(:done AS text[]))
+                                    AND i.due_at < now())
                        AS overdue
             FROM incident i JOIN s ON s.status = i.status
             WHERE i.township_code LIKE :county
@@ -360,9 +361,13 @@ def chain_stages(
         SELECT n.stage, coalesce(inc.cases, 0) AS cases, coalesce(inc.overdue, 0) AS overdue
         FROM n LEFT JOIN inc ON inc.stage = n.stage ORDER BY n.k
     """
-    return pd.read_sql(
-        text(query), con, params={"county": f"{county_code}%", "start": start, "end": end}
-    )
+    params = {
+        "county": f"{county_code}%", "start": start, "end": end, "done": _DONE,
+        "s_status": [r[0] for r in stages], "s_stage": [r[1] for r in stages],
+        "s_k": [r[2] for r in stages],
+        "n_stage": [stage for stage, _ in CHAIN_STAGES], "n_k": list(range(len(CHAIN_STAGES))),
+    }  # fmt: skip
+    return pd.read_sql(text(query), con, params=params)
 
 
 def incident_points(
