@@ -42,14 +42,13 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from geo import export
 from geo.db import analyst_store as store
 from geo.db import database, io, plan_store, queries
 from geo.db import scope as rls_scope
 from geo.db.session import get_engine
-from geo.errors import DatabaseError, DataError
+from geo.errors import DataError
 from geo.frames import LEVELS
 from geo.projection import STORAGE_CRS, require_crs
 from geo.settings import LOCAL_TZ
@@ -122,17 +121,7 @@ def connect(url: str | None = None, *, scope: str | None = None) -> Engine:
     >>> con = geo.connect(scope="640323101")  # a township's rows  # doctest: +SKIP
     >>> geo.data.units(con, "township")[["code", "name", "households"]].head(3)
     """
-    engine = get_engine(url)
-    where = engine.url.render_as_string(hide_password=True).split("@")[-1]
-    try:
-        with engine.connect():
-            pass
-    except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        raise DatabaseError(
-            f"cannot reach the database {where} ({reason}); run `wangge db up` (and "
-            "`wangge demo` for a demo county), or point DATABASE_URL at a PostGIS database"
-        ) from None
+    engine = database.reachable_engine(url)
     database.refuse_superuser(engine)
     if scope is not None:
         rls_scope.set_process_scope(scope)

@@ -55,6 +55,28 @@ def provision_database(settings: Settings | None = None, *, say: Say = _quiet) -
     return admin
 
 
+def reachable_engine(url: str | None = None) -> Engine:
+    """The engine of ``url`` (default: the app's URL) once a connection to it worked.
+
+    Raises
+    ------
+    DatabaseError
+        One line: where, why, and to run ``wangge db up`` or set ``DATABASE_URL``.
+    """
+    engine = get_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise DatabaseError(
+            f"cannot reach the database {_where(engine)} ({reason}); run `wangge db up` to set "
+            "up the local server (and `wangge demo` for a demo county), or point DATABASE_URL "
+            "at a PostGIS database"
+        ) from None
+    return engine
+
+
 def refuse_superuser(engine: Engine, settings: Settings | None = None) -> None:
     """Raise :class:`DatabaseError` when ``engine`` logs in as a superuser or a BYPASSRLS
     role and ``WANGGE_ALLOW_SUPERUSER`` is not set."""
@@ -104,16 +126,7 @@ def open_database(
     settings = get_settings()
     if provision_server:
         provision_database(settings, say=say)
-    engine = get_engine(settings.url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        raise DatabaseError(
-            f"cannot reach the database {_where(engine)} ({reason}); run `wangge db up` to set "
-            "up the local server, or point DATABASE_URL at a PostGIS database"
-        ) from None
+    engine = reachable_engine(settings.url)
     refuse_superuser(engine, settings)
     try:
         current = migrate.is_current(settings.url)
