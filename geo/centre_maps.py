@@ -89,40 +89,6 @@ def add_legend(m: folium.Map, title: str, items: list[tuple[str, str]]) -> foliu
     return m
 
 
-def _styled_layer(
-    m: folium.Map,
-    frame: gpd.GeoDataFrame,
-    *,
-    fill: pd.Series,
-    name: str,
-    tooltip: dict[str, str],
-    keep: list[str],
-    line_colour: str = "#555555",
-    line_weight: float = 0.6,
-    fill_opacity: float = 0.85,
-    tolerance_m: float = 10.0,
-) -> folium.GeoJson:
-    styled = frame.assign(_fill=fill.to_numpy())
-    columns = sorted({*tooltip, *keep, "_fill"})
-    data = maps.light_geojson(styled, columns=columns, tolerance_m=tolerance_m)
-    layer = folium.GeoJson(
-        data,
-        name=name,
-        style_function=lambda f: {
-            "fillColor": f["properties"]["_fill"],
-            "color": line_colour,
-            "weight": line_weight,
-            "fillOpacity": fill_opacity,
-        },
-        highlight_function=lambda _: {"weight": 2.5, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(fields=list(tooltip), aliases=list(tooltip.values()))
-        if tooltip
-        else None,
-    )
-    layer.add_to(m)
-    return layer
-
-
 def hotspot_map(
     result: gpd.GeoDataFrame,
     *,
@@ -166,8 +132,8 @@ def hotspot_map(
     if "class" not in shown.columns:
         shown["class"] = bins.map(lambda b: HOTSPOT_COLOURS[b][1]).to_numpy()
     tips = tooltip or {key: key, "class": "Gi*"}
-    _styled_layer(
-        m, shown, fill=fill, name=name, tooltip=tips, keep=[key, "gi_bin"],
+    maps.filled_layer(
+        m, shown, highlight=True, fill=fill, name=name, tooltip=tips, keep=[key, "gi_bin"],
         tolerance_m=tolerance_m,
     )  # fmt: skip
     if outline_frame is not None and len(outline_frame):
@@ -190,8 +156,8 @@ def emerging_map(
     require_crs(result)
     m = maps.base_map(result, tiles=tiles)
     fill = result["category"].map(EMERGING_COLOURS).fillna(maps.NO_DATA)
-    _styled_layer(
-        m, result, fill=fill, name="emerging hot spots",
+    maps.filled_layer(
+        m, result, highlight=True, fill=fill, name="emerging hot spots",
         tooltip={key: key, "category": "pattern", "total": "incidents"}
         if "total" in result.columns else {key: key, "category": "pattern"},
         keep=[key, "category"],

@@ -153,10 +153,37 @@ def choropleth(
 
     ``tooltip`` maps column names to labels shown on hover. Returns the layer.
     """
-    fields = list(tooltip or {})
-    styled = frame.assign(_fill=class_colours(frame[column]))
+    return filled_layer(
+        m, frame, fill=class_colours(frame[column]), name=name, tooltip=tooltip or {},
+        keep=[column], line_colour=line_colour, line_weight=line_weight,
+        fill_opacity=fill_opacity, tolerance_m=tolerance_m, smooth_factor=1.0,
+    )  # fmt: skip
+
+
+def filled_layer(
+    m: folium.Map,
+    frame: gpd.GeoDataFrame,
+    *,
+    fill: pd.Series | np.ndarray,
+    name: str,
+    tooltip: dict[str, str],
+    keep: list[str] | tuple[str, ...] = (),
+    line_colour: str = "#555555",
+    line_weight: float = 0.6,
+    fill_opacity: float = 0.85,
+    tolerance_m: float = 10.0,
+    highlight: bool = False,
+    smooth_factor: float | None = None,
+) -> folium.GeoJson:
+    """Add ``frame`` to ``m`` with each feature filled in its colour of ``fill`` (aligned).
+
+    Only the ``tooltip`` and ``keep`` columns travel to the browser (geometry simplified to
+    ``tolerance_m`` metres, :func:`light_geojson`); ``tooltip`` maps columns to labels shown
+    on hover; ``highlight`` outlines the feature under the pointer.  Returns the layer.
+    """
+    styled = frame.assign(_fill=np.asarray(fill))
     data = light_geojson(
-        styled, columns=sorted({*fields, column, "_fill"}), tolerance_m=tolerance_m
+        styled, columns=sorted({*tooltip, *keep, "_fill"}), tolerance_m=tolerance_m
     )
     layer = folium.GeoJson(
         data,
@@ -167,10 +194,11 @@ def choropleth(
             "weight": line_weight,
             "fillOpacity": fill_opacity,
         },
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=list((tooltip or {}).values()))
-        if fields
+        highlight_function=(lambda _: {"weight": 2.5, "color": "#000000"}) if highlight else None,
+        tooltip=folium.GeoJsonTooltip(fields=list(tooltip), aliases=list(tooltip.values()))
+        if tooltip
         else None,
-        smooth_factor=1.0,
+        smooth_factor=smooth_factor,
     )
     layer.add_to(m)
     return layer
