@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.db.models import Base
@@ -50,3 +61,35 @@ class AppSetting(Base):
     __tablename__ = "app_setting"
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class AppSession(Base):
+    """A browser's login that survives a reload (:mod:`geo.auth`): the SHA-256 of its token
+    (the token itself lives only in the browser's cookie), expiry and revocation."""
+
+    __tablename__ = "app_session"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint("token_hash ~ '^[0-9a-f]{64}$'", name="hash"),
+        Index("ix_app_session_user_id", "user_id"),
+    )
+
+
+class LoginFailure(Base):
+    """A failed log-in for a login name, known or not (the rate limit of :mod:`geo.auth`);
+    ``locked_until`` is set on the failure that locked the name."""
+
+    __tablename__ = "login_failure"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    login: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint("length(login) <= 64", name="login_length"),
+        Index("ix_login_failure_login_failed_at", "login", "failed_at"),
+    )
