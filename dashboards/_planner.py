@@ -300,7 +300,7 @@ def publish(plan_id: int, version: int, by: str) -> bool:
     """Publish the draft at ``version``; whether it was published (else a notice says why)."""
     try:
         with _shared.engine().begin() as conn:
-            plans.publish_plan(conn, plan_id, by=_by(by), expected_version=version)
+            done = plans.publish_plan(conn, plan_id, by=_by(by), expected_version=version)
     except StaleVersionError as exc:
         st.session_state["wb_notice"] = ("stale", f"{exc} — the village was reloaded.", None)
         return False
@@ -308,9 +308,11 @@ def publish(plan_id: int, version: int, by: str) -> bool:
         st.session_state["wb_notice"] = ("error", str(exc).splitlines()[0], None)
         return False
     plan_list.clear()
+    archived = "" if done.archived is None else "; the county's previous plan is archived"
     st.session_state["wb_notice"] = (
         "ok",
-        "published; the county's previous plan is archived",
+        f"published{archived}; re-joined to the new cells: {done.workers_rejoined:,} grid "
+        f"worker(s), {done.incidents_rejoined:,} open incident(s) (history keeps the old cells)",
         None,
     )
     return True

@@ -267,16 +267,16 @@ def publish(
     with one_line_errors():
         with engine().begin() as conn:
             row = plans.describe_plan(conn, plan, county_code=county)
-            archived = plans.publish_plan(
+            done = plans.publish_plan(
                 conn, row["id"], by=by or _user(), expected_version=expected_version
             )
             new = plans.describe_plan(conn, row["id"])
-            old = None if archived is None else plans.describe_plan(conn, archived)
+            old = None if done.archived is None else plans.describe_plan(conn, done.archived)
         tail = f"; archived {old['name']!r} (id {old['id']})" if old is not None else ""
-        out.print(
-            escape(
-                f"published {new['name']!r} (id {new['id']}) of county {new['county_code']}{tail}"
-            )
+        _say(f"published {new['name']!r} (id {new['id']}) of county {new['county_code']}{tail}")
+        _say(
+            f"re-joined to the new cells: {done.workers_rejoined:,} grid worker(s), "
+            f"{done.incidents_rejoined:,} open incident(s) (the old cells stay in the history)"
         )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -108,4 +109,34 @@ class CellAssignmentBefore(Base):
             ondelete="CASCADE",
             name="fk_cell_assignment_before_edit",
         ),
+    )
+
+
+REJOIN_KINDS = ("worker", "incident")
+"""What a publish re-joins to the new plan's cells: grid workers and open incidents."""
+
+
+class PlanRejoin(Base):
+    """A grid worker or open incident that a publish moved to the new plan's cell.
+
+    Append-only history (triggers refuse UPDATE, DELETE and TRUNCATE; migration 0010):
+    ``key`` is the worker code or incident id, ``old_*`` where it was (None where it had no
+    plan), ``new_*`` where the publish put it; ``township_code`` scopes the row (RLS).
+    """
+
+    __tablename__ = "plan_rejoin"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(Text)
+    township_code: Mapped[str | None] = mapped_column(String(32))
+    old_plan_id: Mapped[int | None] = mapped_column(Integer)
+    old_cell_code: Mapped[str | None] = mapped_column(String(40))
+    new_plan_id: Mapped[int] = mapped_column(Integer)
+    new_cell_code: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    by: Mapped[str] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint("kind IN ('worker', 'incident')", name="kind"),
+        Index("ix_plan_rejoin_kind_key", "kind", "key"),
+        Index("ix_plan_rejoin_new_plan", "new_plan_id"),
     )

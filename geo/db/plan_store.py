@@ -794,3 +794,90 @@ def village_township(conn: Connection, village_code: str) -> tuple[str, str]:
         {"v": village_code},
     ).first()
     return ("", "") if row is None else (row.code, row.name)
+
+
+# --------------------------------------------------------------------------- re-join on publish
+
+
+def rejoin_workers(conn: Connection, old_plan_id: int, new_plan_id: int, *, by: str) -> int:
+    """Post the workers of the old plan's cells to the new plan's cells; how many moved.
+
+    A worker of old cell ``c`` goes to the new plan's cell holding most of ``c``'s
+    households (ties: the lowest code); a worker whose old cell had no household left in
+    the new plan stays where it was.  Each move is recorded in ``plan_rejoin``.
+    """
+    moved = conn.execute(
+        text(
+            "WITH best AS (SELECT DISTINCT ON (o.cell_code) o.cell_code AS old_cell, "
+            "n.cell_code AS new_cell FROM cell_assignment o JOIN cell_assignment n "
+            "ON n.household_code = o.household_code AND n.plan_id = :new WHERE o.plan_id = :old "
+            "GROUP BY o.cell_code, n.cell_code ORDER BY o.cell_code, count(*) DESC, n.cell_code), "
+            "moved AS (UPDATE grid_worker w SET plan_id = :new, cell_code = b.new_cell "
+            "FROM best b WHERE w.plan_id = :old AND w.cell_code = b.old_cell "
+            "RETURNING w.code, w.township_code, b.old_cell, b.new_cell) "
+            "INSERT INTO plan_rejoin (kind, key, township_code, old_plan_id, old_cell_code, "
+            "new_plan_id, new_cell_code, by) SELECT 'worker', code, township_code, :old, "
+            "old_cell, :new, new_cell, :by FROM moved"
+        ),
+        {"old": old_plan_id, "new": new_plan_id, "by": by},
+    )
+    return int(moved.rowcount)
+
+
+def rejoin_incidents(
+    conn: Connection,
+    old_plan_id: int | None,
+    new_plan_id: int,
+    *,
+    county_code: str,
+    done_states: tuple[str, ...],
+    by: str,
+) -> int:
+    """Put the county's open incidents in the new plan's cells; how many were re-joined.
+
+    Open: status not in ``done_states``.  Those of the old plan (or of no plan, in the
+    county) get the new plan's cell containing their point (on a shared edge: the lowest
+    code), else the new cell of their household; an incident with neither keeps its cell.
+    Each re-join is recorded in ``plan_rejoin`` with the old plan and cell.
+    """
+    moved = conn.execute(
+        text(
+            "WITH target AS (SELECT i.id, i.plan_id AS old_plan, i.cell_code AS old_cell, "
+            "i.township_code, coalesce((SELECT c.code FROM grid_cell c WHERE c.plan_id = :new "
+            "AND ST_Intersects(c.geom, i.geom) ORDER BY c.code LIMIT 1), "
+            "(SELECT a.cell_code FROM cell_assignment a WHERE a.plan_id = :new "
+            "AND a.household_code = i.household_code)) AS new_cell FROM incident i "
+            "WHERE i.status <> ALL(CAST(:done AS text[])) AND (i.plan_id = :old OR "
+            "(i.plan_id IS NULL AND coalesce(i.village_code, i.township_code) LIKE :county))), "
+            "moved AS (UPDATE incident i SET plan_id = :new, cell_code = t.new_cell "
+            "FROM target t WHERE i.id = t.id AND t.new_cell IS NOT NULL "
+            "RETURNING i.id, t.township_code, t.old_plan, t.old_cell, t.new_cell) "
+            "INSERT INTO plan_rejoin (kind, key, township_code, old_plan_id, old_cell_code, "
+            "new_plan_id, new_cell_code, by) SELECT 'incident', CAST(id AS text), "
+            "township_code, old_plan, old_cell, :new, new_cell, :by FROM moved"
+        ),
+        {
+            "old": old_plan_id,
+            "new": new_plan_id,
+            "done": list(done_states),
+            "county": f"{county_code}%",
+            "by": by,
+        },
+    )
+    return int(moved.rowcount)
+
+
+def plan_rejoins(conn: Connection, new_plan_id: int) -> pd.DataFrame:
+    """The re-joins a publish of ``new_plan_id`` recorded, by kind and key.
+
+    Columns ``kind``, ``key``, ``township_code``, ``old_plan_id``, ``old_cell_code``,
+    ``new_plan_id``, ``new_cell_code``, ``at``, ``by``.
+    """
+    return pd.read_sql(
+        text(
+            "SELECT kind, key, township_code, old_plan_id, old_cell_code, new_plan_id, "
+            "new_cell_code, at, by FROM plan_rejoin WHERE new_plan_id = :p ORDER BY kind, key"
+        ),
+        conn,
+        params={"p": new_plan_id},
+    )

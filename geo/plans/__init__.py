@@ -43,7 +43,13 @@ from geo.plans._edit import (
 )
 from geo.plans._history import plan_history, redo_edit, undo_edit, undo_redo_state
 from geo.plans._metrics import plan_metrics_from_db
-from geo.plans._publish import check_stored_plan, diff_plans, publication_faults, publish_plan
+from geo.plans._publish import (
+    check_stored_plan,
+    diff_plans,
+    plan_rejoins,
+    publication_faults,
+    publish_plan,
+)
 from geo.plans._store import (
     check_plan_name,
     copy_plan,
@@ -64,6 +70,7 @@ from geo.plans._types import (
     Merge,
     Move,
     MovePolygon,
+    Publication,
     Rebuild,
     Split,
     StoredPlan,
@@ -84,6 +91,7 @@ __all__ = [
     "Move",
     "MovePolygon",
     "PlanError",
+    "Publication",
     "Rebuild",
     "Split",
     "StaleVersionError",
@@ -108,6 +116,7 @@ __all__ = [
     "parse_plan_ref",
     "plan_history",
     "plan_metrics_from_db",
+    "plan_rejoins",
     "plan_villages",
     "publication_faults",
     "publish_plan",

@@ -8,10 +8,11 @@ from sqlalchemy import Connection
 
 from geo import grids
 from geo.db import io, plan_store
+from geo.db.models import INCIDENT_DONE_STATES
 from geo.db.plan_store import PlanRow
 from geo.errors import DataError, PlanError
 from geo.plans._store import load_plan, params_of, require_draft
-from geo.plans._types import CELL_TOLERANCE_M, StoredPlan
+from geo.plans._types import CELL_TOLERANCE_M, Publication, StoredPlan
 
 
 def check_stored_plan(
@@ -78,13 +79,25 @@ def publish_plan(
     by: str,
     expected_version: int | None = None,
     county_code: str | None = None,
-) -> int | None:
-    """Publish a draft, archiving the county's previously published plan.
+) -> Publication:
+    """Publish a draft, archiving the county's previously published plan, and re-join
+    workers and open incidents to the new cells, all in the caller's transaction.
+
+    Re-joining (recorded in ``plan_rejoin``, so history keeps the old cell):
+
+    - each grid worker posted to a cell of the previously published plan is posted to the
+      new plan's cell holding most of that old cell's households (ties: the lowest cell
+      code; a worker whose old cell kept no household stays where it was);
+    - each open incident (status not in :data:`geo.db.models.INCIDENT_DONE_STATES`) of the
+      old plan, or of no plan in the county, gets the new plan's cell containing its point
+      (on a shared edge the lowest code), else its household's new cell, else keeps its
+      cell.  Done incidents keep the cell they were handled in.
 
     Returns
     -------
-    int or None
-        Id of the plan archived, or None if the county had no published plan.
+    Publication
+        The plan published, the plan archived (None if the county had none) and how many
+        workers and incidents were re-joined.
 
     Raises
     ------
@@ -99,4 +112,28 @@ def publish_plan(
     faults = publication_faults(conn, row.id)
     if faults:
         raise PlanError(f"plan {row.name!r} cannot be published: " + "; ".join(faults))
-    return plan_store.publish_row(conn, row.id, county_code=row.county_code, by=by)
+    archived = plan_store.publish_row(conn, row.id, county_code=row.county_code, by=by)
+    workers = 0
+    if archived is not None:
+        workers = plan_store.rejoin_workers(conn, archived, row.id, by=by)
+    incidents = plan_store.rejoin_incidents(
+        conn, archived, row.id, county_code=row.county_code, done_states=INCIDENT_DONE_STATES,
+        by=by,
+    )  # fmt: skip
+    return Publication(int(row.id), archived, workers, incidents)
+
+
+def plan_rejoins(
+    conn: Connection, plan_ref: int | str, *, county_code: str | None = None
+) -> pd.DataFrame:
+    """The workers and incidents that publishing the plan re-joined to its cells.
+
+    Returns
+    -------
+    DataFrame
+        ``kind`` (worker, incident), ``key`` (worker code, incident id), ``township_code``,
+        ``old_plan_id``, ``old_cell_code``, ``new_plan_id``, ``new_cell_code``, ``at``,
+        ``by``; by kind and key.
+    """
+    row = plan_store.find_plan(conn, plan_ref, county_code=county_code)
+    return plan_store.plan_rejoins(conn, row.id)

@@ -176,3 +176,24 @@ class EditResult:
     summary: str = ""
     moved: int = 0
     bounds: CellBounds | None = None
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What publishing a plan did (:func:`geo.plans.publish_plan`).
+
+    Attributes
+    ----------
+    plan_id : int
+        The plan published.
+    archived : int or None
+        The county's previously published plan, now archived (None if there was none).
+    workers_rejoined, incidents_rejoined : int
+        Grid workers posted to the new plan's cells and open incidents placed in them
+        (each recorded in ``plan_rejoin`` with its old cell).
+    """
+
+    plan_id: int
+    archived: int | None
+    workers_rejoined: int = 0
+    incidents_rejoined: int = 0

@@ -71,9 +71,16 @@ def test_build_check_rebuild_diff_publish_list(env: str) -> None:
     assert "share within bounds" in diffed.replace("_", " ")
 
     assert "published 'spring'" in _ok(["publish", "spring"])
+    with get_engine(env).begin() as conn:
+        conn.execute(
+            text("INSERT INTO grid_worker (code, name, plan_id, cell_code) SELECT 'w1', 'w', "
+                 "plan_id, min(code) FROM grid_cell WHERE plan_id = (SELECT id FROM grid_plan "
+                 "WHERE name = 'spring') GROUP BY plan_id")
+        )  # fmt: skip
     second = _ok(["publish", "autumn", "--by", "chief"])
     assert "published 'autumn'" in second
     assert "archived 'spring'" in second
+    assert "1 grid worker(s), 0 open incident(s)" in " ".join(second.split())
 
     listed = _ok(["list"])
     for word in ("spring", "autumn", "archived", "published", "100.0%"):

@@ -186,6 +186,7 @@ def test_draft_select_move_flag_undo_merge_stale_publish(server: str, planner_db
         _wait_text(page, "Publishable")
         page.get_by_role("button", name="Publish this draft").click()
         _wait_text(page, "published; the county's previous plan is archived")
+        _wait_text(page, "re-joined to the new cells")
         _shot(page, "07_published")
         chromium.close()
     with engine.connect() as conn:

@@ -171,8 +171,8 @@ def test_workflow_build_edit_stale_diff_publish_archive(db: Connection, small: C
     assert diff.cells_removed == []
 
     # publish v1, then v2: v1 is archived, one published plan for the county
-    assert plans.publish_plan(db, "v1", by="chief") is None
-    assert plans.publish_plan(db, "v2", by="chief") == first
+    assert plans.publish_plan(db, "v1", by="chief").archived is None
+    assert plans.publish_plan(db, "v2", by="chief").archived == first
     listed = plans.list_plans(db, COUNTY).set_index("name")
     assert listed.loc["v1", "status"] == "archived"
     assert listed.loc["v2", "status"] == "published"
@@ -370,7 +370,7 @@ def test_the_tiny_county_plan_publishes_despite_small_villages(conn: Connection)
     plan = plans.build_county_plan(conn, county_code="999999")
     assert plan.metrics["cells"] == 2  # one cell per village of 2 and 4 households
     pid = plans.save_plan(conn, plan, county_code="999999", name="tiny")
-    assert plans.publish_plan(conn, pid, by="chief") is None
+    assert plans.publish_plan(conn, pid, by="chief").archived is None
     stored, violations = plans.check_stored_plan(conn, "tiny")
     assert stored.status == "published"
     assert set(violations["rule"]) == {"out_of_bounds"}  # flagged, not blocking
