@@ -45,6 +45,16 @@ def engine() -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 4})
 
 
+@st.cache_resource
+def wall_engine() -> Engine:
+    """The wall's engine: the wall's own login ``wangge_wall`` (``WANGGE_WALL_URL``), which
+    may read only the wall's views and functions (aggregates with small counts blanked by
+    the database). Every read of the wall page goes through it, none through :func:`engine`.
+    """
+    url = normalise_url(get_settings().wall_url)
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 4})
+
+
 # ------------------------------------------------------------------------- the error boundary
 
 
@@ -165,17 +175,23 @@ class WallShapes:
 
 
 @scoped_cache()
+def wall_counties() -> pd.DataFrame:
+    """Counties for the wall (code, name, households, residents: blanked under k)."""
+    return queries.wall_counties(wall_engine())
+
+
+@scoped_cache()
 def wall_plan_key(county_code: str) -> str:
     """Which geometry the wall draws: ``plan:<id>`` or ``villages:<county>``."""
-    plan_id = queries.published_plan_id(engine(), county_code)
+    plan_id = queries.wall_plan_id(wall_engine(), county_code)
     return f"plan:{plan_id}" if plan_id is not None else f"villages:{county_code}"
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def wall_shapes(county_code: str, key: str) -> WallShapes:
     """The geometry of plan ``key`` (read once per plan, kept for the server's life)."""
-    units = queries.wall_unit_shapes(engine(), county_code)
-    townships = queries.unit_summary(engine(), "township", county_code)
+    units = queries.wall_unit_shapes(wall_engine(), county_code)
+    townships = queries.wall_township_shapes(wall_engine(), county_code)
     return WallShapes(key, units, townships, hotspots.build_weights(units, weights="queen"))
 
 
@@ -210,42 +226,33 @@ class WallFigures:
 
 @scoped_cache()
 def wall_figures(county_code: str, end_iso: str) -> WallFigures:
-    """The wall's figures for the period ending at ``end_iso``, all from one database visit."""
+    """The wall's figures for the period ending at ``end_iso``, read through the wall's
+    login only (:func:`wall_engine`): every count arrives blanked under k from the database;
+    a unit whose households are blanked is left out of Gi* (:func:`geo.wall.unit_hotspots`).
+    """
     k = get_settings().suppress_below
     period = wall.period_ending(datetime.fromisoformat(end_iso), step_s=1)
-    con = engine()
+    con, within = wall_engine(), {"start": period.start, "end": period.end}
     key = wall_plan_key(county_code)
     shapes = wall_shapes(county_code, key)
-    unit_counts = queries.wall_unit_counts(con, county_code, start=period.start, end=period.end)
+    unit_counts = queries.wall_period_units(con, county_code, **within)
+    # A blanked household count (NULL) is read as 0: under k, so the unit is left out.
     aligned = shapes.units[["code"]].merge(unit_counts, on="code", how="left").fillna(0)
     hot = wall.unit_hotspots(aligned, shapes.weights, k=k)
-    row = counts().set_index("county_code").loc[county_code]
-    headline = queries.wall_headline(con, county_code, start=period.start, end=period.end)
-    headline = wall.suppress_counts(headline, ["reported", "open", "overdue", "resolved"], k=k)
-    board = queries.platform_board(con, county_code, start=period.start, end=period.end)
-    board = wall.suppress_counts(board, ["reported", "open", "overdue", "resolved"], k=k)
-    board.loc[board["reported"].isna(), "resolved_share"] = float("nan")
-    weekly = queries.platform_weekly(con, county_code, end=period.end, weeks=8)
-    weekly = wall.suppress_counts(weekly, ["reported"], k=k)
-    chain = queries.chain_stages(con, county_code, start=period.start, end=period.end)
-    chain = wall.suppress_counts(chain, ["cases", "overdue"], k=k)
-    households = wall.suppress_counts(
-        pd.DataFrame({"households": [row["households"]], "residents": [row["residents"]]}),
-        ["households", "residents"],
-        k=k,
-    ).iloc[0]
+    row = wall_counties().set_index("code").loc[county_code]
+    headline = queries.wall_period_headline(con, county_code, **within)
     return WallFigures(
-        county=str(row["county"]),
+        county=str(row["name"]),
         key=key,
         period=period,
-        households=households["households"],
-        residents=households["residents"],
+        households=row["households"],
+        residents=row["residents"],
         units=len(shapes.units),
         unit_kind="cell" if key.startswith("plan:") else "village",
         headline=headline.iloc[0].to_dict(),
-        board=board,
-        weekly=weekly,
-        chain=chain,
+        board=queries.wall_period_platforms(con, county_code, **within),
+        weekly=queries.wall_weekly_platforms(con, county_code, end=period.end, weeks=8),
+        chain=queries.wall_period_chain(con, county_code, **within),
         values=maps.hotspot_values(hot, plan_key=key),
         hot_cells=int(hot["gi_bin"].fillna(0).gt(0).sum()),
         cold_cells=int(hot["gi_bin"].fillna(0).lt(0).sum()),
@@ -286,14 +293,15 @@ def kiosk() -> bool:
     return st.query_params.get("kiosk", "0") not in ("0", "", "false", "no")
 
 
-def county_selector(*, sidebar: bool = True) -> str | None:
+def county_selector(*, sidebar: bool = True, available: pd.DataFrame | None = None) -> str | None:
     """The county chosen in the sidebar (the only one, when there is one).
 
     With ``sidebar=False`` (the kiosk wall) the county comes from ``?county=<code>`` or is
-    the first one; nothing is drawn.
+    the first one; nothing is drawn.  ``available`` (code, name) defaults to
+    :func:`counties`; the wall passes :func:`wall_counties`, read through its own login.
     """
     init_state()
-    available = counties()
+    available = counties() if available is None else available
     if available.empty:
         return None
     labels = {r.code: f"{r.name} ({r.code})" for r in available.itertuples()}

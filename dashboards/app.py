@@ -75,8 +75,9 @@ if user is not None and not kiosk and not framed:
 with _shared.error_boundary():  # the frame reads the database too: inside the boundary
     if page.url_path == "wall" and allowed:
         # The wall shows suppressed county aggregates only, to anyone, unattended: it reads
-        # them in the system scope (docs/security.md, "The wall").
-        with scope.scope(scope.SYSTEM, login=user.login if user else None):
+        # them through its own login (wangge_wall), never the app's; the app's scope is
+        # nothing (docs/security.md, "The wall").
+        with scope.scope(scope.NOBODY, login=user.login if user else None):
             page.run()  # the wall has its own one period and retries by itself
     elif user is None or not allowed:
         with scope.scope(scope.NOBODY):  # the login form, or "not open to your role"

@@ -10,8 +10,10 @@ platforms' board with 8-week trends, and where open cases wait on the escalation
   Nothing reloads, dims or moves.
 * Database away: the last good figures stay, with "data as of HH:MM — database
   unreachable", and the next run picks the database up again by itself.
-* Aggregates only, every count under the suppression threshold blanked (shown "<k");
-  user text (county and platform names) is escaped, never Markdown or HTML.
+* Aggregates only, read through the wall's own login ``wangge_wall``
+  (``_shared.wall_engine``), which may read nothing but the wall's views and functions;
+  every count under the suppression threshold arrives blanked from the database (shown
+  "<k"); user text (county and platform names) is escaped, never Markdown or HTML.
 """
 
 from __future__ import annotations
@@ -259,7 +261,9 @@ def current(county_code: str | None) -> tuple[_shared.WallFigures | None, str]:
     """The figures of this refresh (or the last good ones, and why)."""
 
     def read() -> _shared.WallFigures:
-        code = county_code or _shared.county_selector(sidebar=False)
+        code = county_code or _shared.county_selector(
+            sidebar=False, available=_shared.wall_counties()
+        )
         if code is None:
             raise LookupError(_shared.EMPTY_HINT)
         end = wall.period_ending(step_s=TTL).end
@@ -297,7 +301,7 @@ def side(county_code: str | None) -> None:
 st.html(CSS + (KIOSK_CSS if KIOSK else ""))
 county, reachable = None, True
 try:
-    county = _shared.county_selector(sidebar=not KIOSK)
+    county = _shared.county_selector(sidebar=not KIOSK, available=_shared.wall_counties())
 except Exception:
     reachable = False  # the header below says why, and retries
 # The map document first (drawn below the header), so that the header knows which plan

@@ -150,21 +150,17 @@ CHAIN_STAGES = (
 def wall_unit_shapes(con: Connection | Engine, county_code: str) -> gpd.GeoDataFrame:
     """The wall map's units, geometry only: the published plan's cells, else the villages.
 
-    Columns: code, name, unit ('cell' or 'village'), plan_id (None for villages), geometry
-    (EPSG:4326), ordered by code. Changes only when a plan is published.
+    Read from the view ``wall_map_units`` (migration 0009), which the wall's login
+    ``wangge_wall`` may read.  Columns: code, name, unit ('cell' or 'village'), plan_id
+    (None for villages), geometry (EPSG:4326), ordered by code. Changes only when a plan is
+    published.
     """
-    plan_id = published_plan_id(con, county_code)
-    if plan_id is not None:
-        query = (
-            "SELECT code, code AS name, 'cell' AS unit, plan_id, geom FROM grid_cell "
-            "WHERE plan_id = :plan ORDER BY code"
-        )
-    else:
-        query = (
-            "SELECT code, name, 'village' AS unit, CAST(NULL AS integer) AS plan_id, geom "
-            "FROM admin_unit WHERE level = 'village' AND code LIKE :county ORDER BY code"
-        )
-    return read_frame(con, query, params={"county": f"{county_code}%", "plan": plan_id})
+    return read_frame(
+        con,
+        "SELECT code, name, unit, plan_id, geom FROM wall_map_units WHERE county_code = :c "
+        "ORDER BY code",
+        params={"c": county_code},
+    )
 
 
 def wall_unit_counts(
@@ -368,6 +364,100 @@ def chain_stages(
         "n_stage": [stage for stage, _ in CHAIN_STAGES], "n_k": list(range(len(CHAIN_STAGES))),
     }  # fmt: skip
     return pd.read_sql(text(query), con, params=params)
+
+
+# ------------------------------------------------------- the wall's reads (login wangge_wall)
+#
+# The wall connects as ``wangge_wall`` (``Settings.wall_url``), which may read only the views
+# and call only the functions of migration 0009: aggregates whose counts of households,
+# residents and incidents are blanked (NULL) under ``app_setting.suppress_below`` inside the
+# database; only the incidents per map unit (Gi*'s numerator) are whole.
+
+#: The wall's functions of a period: name -> its argument placeholders.
+_WALL_FUNCTIONS = {
+    "wall_period_units": ":county, :start, :end",
+    "wall_period_headline": ":county, :start, :end",
+    "wall_period_platforms": ":county, :start, :end",
+    "wall_weekly_platforms": ":county, :end, :weeks",
+    "wall_period_chain": ":county, :start, :end",
+}
+
+
+def _wall_call(con: Connection | Engine, name: str, **params: object) -> pd.DataFrame:
+    """Every row of the wall's function ``name`` (one of :data:`_WALL_FUNCTIONS`)."""
+    query = f"SELECT * FROM {name}({_WALL_FUNCTIONS[name]})"  # a constant of this module
+    return pd.read_sql(text(query), con, params=params)
+
+
+def wall_counties(con: Connection | Engine) -> pd.DataFrame:
+    """Counties for the wall: code, name, households, residents (NULL under the threshold;
+    residents also when the households are), ordered by code."""
+    query = (
+        "SELECT county_code AS code, name, households, residents FROM wall_counties "
+        "ORDER BY county_code"
+    )
+    return pd.read_sql(text(query), con)
+
+
+def wall_plan_id(con: Connection | Engine, county_code: str) -> int | None:
+    """The plan the wall's map draws (the county's published plan), or None (villages)."""
+    found = pd.read_sql(
+        text("SELECT plan_id FROM wall_map_units WHERE county_code = :c LIMIT 1"),
+        con,
+        params={"c": county_code},
+    )
+    plan = None if found.empty else found["plan_id"].iloc[0]
+    return None if plan is None or pd.isna(plan) else int(plan)
+
+
+def wall_township_shapes(con: Connection | Engine, county_code: str) -> gpd.GeoDataFrame:
+    """The county's townships for the wall map's outlines: code, name, geometry (4326)."""
+    return read_frame(
+        con,
+        "SELECT code, name, geom FROM wall_township_shapes WHERE county_code = :c ORDER BY code",
+        params={"c": county_code},
+    )
+
+
+def wall_period_units(
+    con: Connection | Engine, county_code: str, *, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """Per wall unit: households, residents (NULL under the threshold) and incidents reported
+    in ``[start, end)`` (whole: Gi*'s numerator), as :func:`wall_unit_counts` counts them.
+
+    Columns: code, households, residents, incidents; ordered by code.
+    """
+    return _wall_call(con, "wall_period_units", county=county_code, start=start, end=end)
+
+
+def wall_period_headline(
+    con: Connection | Engine, county_code: str, *, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """:func:`wall_headline` with each count NULL under the threshold (one row)."""
+    return _wall_call(con, "wall_period_headline", county=county_code, start=start, end=end)
+
+
+def wall_period_platforms(
+    con: Connection | Engine, county_code: str, *, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """:func:`platform_board` with each count NULL under the threshold (and the resolved
+    share NULL when the reported count is)."""
+    return _wall_call(con, "wall_period_platforms", county=county_code, start=start, end=end)
+
+
+def wall_weekly_platforms(
+    con: Connection | Engine, county_code: str, *, end: datetime, weeks: int = 8
+) -> pd.DataFrame:
+    """:func:`platform_weekly` with each week's count NULL under the threshold (at most 104
+    weeks)."""
+    return _wall_call(con, "wall_weekly_platforms", county=county_code, end=end, weeks=weeks)
+
+
+def wall_period_chain(
+    con: Connection | Engine, county_code: str, *, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """:func:`chain_stages` with each count NULL under the threshold."""
+    return _wall_call(con, "wall_period_chain", county=county_code, start=start, end=end)
 
 
 def incident_points(
