@@ -9,6 +9,13 @@ change).  A logged-in :class:`User` turns into a row-level-security scope::
         with geo.auth.as_user(user):                       # every transaction in the block
             ...                                            # sees only what user may see
 
+A browser keeps its login across reloads with a session (:func:`start_session`): a random
+token for its cookie, stored only as its SHA-256, ended by :func:`end_session`, by
+disabling the account or by changing its password.  Log-ins are rate-limited per login
+name, known or not: :data:`MAX_FAILURES` failures within :data:`LOCK_WINDOW` lock the name
+for :data:`LOCK_FOR` (:func:`locked_out`), and a locked name is refused even with the right
+password.
+
 Roles (:data:`ROLES`): ``wall`` (aggregates only: its scope reads no personal row; the wall
 reads the ``wall_*`` views through the wall login), ``township`` (its township's rows),
 ``centre``, ``planner``, ``analyst``, ``admin`` (the whole database, or the unit in
@@ -17,12 +24,13 @@ reads the ``wall_*`` views through the wall login), ``township`` (its township's
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,8 +40,12 @@ from geo.db import user_store
 from geo.db.models_auth import LOGIN_PATTERN, USER_ROLES
 from geo.db.scope import NOBODY, SYSTEM, Scope, scope
 from geo.errors import ConfigError, DataError
+from geo.settings import get_settings
 
 __all__ = [
+    "LOCK_FOR",
+    "LOCK_WINDOW",
+    "MAX_FAILURES",
     "ROLES",
     "User",
     "add_user",
@@ -42,11 +54,15 @@ __all__ = [
     "check_role",
     "create_demo_users",
     "disable_user",
+    "end_session",
     "generate_password",
     "hash_password",
     "list_users",
+    "locked_out",
     "scope_of",
+    "session_user",
     "set_password",
+    "start_session",
     "verify_password",
 ]
 
@@ -54,6 +70,11 @@ __all__ = [
 ROLES = USER_ROLES
 #: Shortest password accepted (characters).
 MIN_PASSWORD = 10
+#: Failed log-ins of one login name within :data:`LOCK_WINDOW` that lock it for
+#: :data:`LOCK_FOR`.
+MAX_FAILURES = 5
+LOCK_WINDOW = timedelta(minutes=15)
+LOCK_FOR = timedelta(minutes=15)
 
 _hasher = PasswordHasher()
 #: Verified against when a login is unknown, so that it takes as long as a wrong password.
@@ -150,20 +171,82 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def _name(login: str) -> str:
+    """A login as typed, normalised (and cut to the longest login there can be)."""
+    return login.strip().lower()[:64]
+
+
 def authenticate(conn: Connection, login: str, password: str) -> User | None:
     """The active user ``login`` if ``password`` is theirs, else None.
 
-    An unknown login, a disabled account and a wrong password all give None after the same
-    argon2 work, so neither the answer nor its timing says which part was wrong.  A correct
-    password whose hash uses outdated parameters is re-hashed (in ``conn``'s transaction).
+    An unknown login, a disabled account, a wrong password and a locked login name
+    (:func:`locked_out`) all give None after the same argon2 work, so neither the answer
+    nor its timing says which part was wrong.  A failure is recorded against the name,
+    known or not (:data:`MAX_FAILURES` within :data:`LOCK_WINDOW` lock it); a success
+    forgets the name's failures.  A correct password whose hash uses outdated parameters is
+    re-hashed.  All in ``conn``'s transaction: commit it (``engine.begin()``).
     """
-    row = user_store.user_by_login(conn, login.strip().lower()) if login else None
+    name = _name(login or "")
+    if name and user_store.locked_until(conn, name) is not None:
+        verify_password(_DUMMY_HASH, password)  # the same work as any other refusal
+        return None
+    row = user_store.user_by_login(conn, name) if name else None
     ok = verify_password(row.password_hash if row else _DUMMY_HASH, password)
     if row is None or not ok or not row.active:
+        if name:
+            user_store.record_failure(
+                conn,
+                name,
+                max_failures=MAX_FAILURES,
+                window_s=LOCK_WINDOW.total_seconds(),
+                lock_s=LOCK_FOR.total_seconds(),
+            )
         return None
+    user_store.clear_failures(conn, name)
     if _hasher.check_needs_rehash(row.password_hash):
         user_store.set_password_hash(conn, row.login, _hasher.hash(password))
     return _user(row)
+
+
+def locked_out(conn: Connection, login: str) -> bool:
+    """Whether the login name ``login`` is locked now (too many failed log-ins), whether
+    or not an account of that name exists."""
+    name = _name(login or "")
+    return bool(name) and user_store.locked_until(conn, name) is not None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(conn: Connection, user: User) -> str:
+    """A new browser session of ``user``; returns its token (for the browser's cookie: the
+    database keeps only its SHA-256).  It lasts ``WANGGE_SESSION_HOURS`` (12 h), or
+    ``WANGGE_WALL_SESSION_DAYS`` (30 days) for a ``wall`` account."""
+    settings = get_settings()
+    lasts = (
+        timedelta(days=settings.wall_session_days)
+        if user.role == "wall"
+        else timedelta(hours=settings.session_hours)
+    )
+    token = secrets.token_urlsafe(32)
+    user_store.insert_session(conn, user.login, _token_hash(token), datetime.now(UTC) + lasts)
+    return token
+
+
+def session_user(conn: Connection, token: str | None) -> User | None:
+    """The user of the live session ``token`` (not ended, not expired, account active),
+    else None."""
+    if not token or len(token) > 256:
+        return None
+    row = user_store.user_by_session(conn, _token_hash(token))
+    return None if row is None else _user(row)
+
+
+def end_session(conn: Connection, token: str | None) -> None:
+    """End the session ``token`` (logging out); nothing when there is none."""
+    if token and len(token) <= 256:
+        user_store.revoke_session(conn, _token_hash(token))
 
 
 def _check_login(login: str) -> str:
@@ -204,7 +287,8 @@ def add_user(
 
 
 def set_password(conn: Connection, login: str, password: str | None = None) -> str:
-    """Give ``login`` a new password (``password`` or a generated one); returns it.
+    """Give ``login`` a new password (``password`` or a generated one); returns it.  The
+    account's browser sessions end.
 
     Raises
     ------
@@ -214,11 +298,13 @@ def set_password(conn: Connection, login: str, password: str | None = None) -> s
     password = password or generate_password()
     if not user_store.set_password_hash(conn, login, hash_password(password)):
         raise DataError(f"no user {login!r}; see `wangge users list`")
+    user_store.revoke_sessions(conn, login)
     return password
 
 
 def disable_user(conn: Connection, login: str) -> None:
-    """Turn ``login`` off (it can no longer log in; the row stays for the record).
+    """Turn ``login`` off: it can no longer log in, and its browser sessions end (the row
+    stays for the record).
 
     Raises
     ------
@@ -227,6 +313,7 @@ def disable_user(conn: Connection, login: str) -> None:
     """
     if not user_store.set_active(conn, login, False):
         raise DataError(f"no user {login!r}; see `wangge users list`")
+    user_store.revoke_sessions(conn, login)
 
 
 def list_users(conn: Connection) -> list[User]:

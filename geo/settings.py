@@ -88,6 +88,12 @@ class Settings:
         ``WANGGE_ALLOW_SUPERUSER``. Development only: let the app connect as a superuser (or
         a BYPASSRLS role), which row-level security does not restrict. ``1``/``true``/``yes``
         or ``0``/``false``/``no``. Default false: such a ``DATABASE_URL`` is refused.
+    session_hours : int
+        ``WANGGE_SESSION_HOURS``. Hours a dashboard login lasts in a browser (it survives a
+        reload until then, or until logging out). Default 12.
+    wall_session_days : int
+        ``WANGGE_WALL_SESSION_DAYS``. Days a ``wall`` account's login lasts (the wall runs
+        unattended). Default 30.
     default_scope : str | None
         ``WANGGE_SCOPE``. The row-level-security scope of transactions begun outside any
         ``with geo.db.scope.scope(...)`` in this process and the processes it starts: ``*``
@@ -120,6 +126,8 @@ class Settings:
     wall_database_url: str | None = None
     allow_superuser: bool = False
     default_scope: str | None = None
+    session_hours: int = 12
+    wall_session_days: int = 30
 
     def server_url(self, database: str | None = None) -> str:
         """SQLAlchemy URL of the local server, for ``database`` (default :attr:`db_name`)."""
@@ -230,4 +238,6 @@ def get_settings() -> Settings:
         wall_database_url=env.get("WANGGE_WALL_URL") or None,
         allow_superuser=_env("WANGGE_ALLOW_SUPERUSER", "0", _flag, "1/true/yes or 0/false/no"),
         default_scope=env.get("WANGGE_SCOPE") or None,
+        session_hours=_env("WANGGE_SESSION_HOURS", "12", _int(1, 24 * 366), "hours (1..8784)"),
+        wall_session_days=_env("WANGGE_WALL_SESSION_DAYS", "30", _int(1, 3660), "days (1..3660)"),
     )

@@ -1,7 +1,8 @@
-"""Statements of ``app_user``: the local accounts (:mod:`geo.auth` holds the rules).
+"""Statements of ``app_user`` (the local accounts), ``app_session`` (browser sessions) and
+``login_failure`` (the log-in rate limit); :mod:`geo.auth` holds the rules.
 
-``app_user`` is not under row-level security (a login is looked up before anyone's scope is
-known); the app login may read and write it, the wall login may not touch it.
+None of them is under row-level security (a login is looked up before anyone's scope is
+known); the app login may read and write them, the wall login may not touch them.
 """
 
 from __future__ import annotations
@@ -92,3 +93,94 @@ def first_township(conn: Connection, county_code: str) -> str | None:
         text("SELECT min(code) FROM admin_unit WHERE level = 'township' AND parent_code = :c"),
         {"c": county_code},
     ).scalar_one()
+
+
+# ------------------------------------------------------------------------ browser sessions
+
+
+def insert_session(conn: Connection, login: str, token_hash: str, expires_at: datetime) -> None:
+    """Record a session of ``login`` (the SHA-256 of its token, never the token)."""
+    conn.execute(
+        text(
+            "INSERT INTO app_session (token_hash, user_id, expires_at) "
+            "SELECT :hash, id, :expires FROM app_user WHERE login = :login"
+        ),
+        {"hash": token_hash, "expires": expires_at, "login": login},
+    )
+
+
+def user_by_session(conn: Connection, token_hash: str) -> UserRow | None:
+    """The active account of a live session (not revoked, not expired), or None."""
+    row = conn.execute(
+        text(
+            f"SELECT {', '.join('u.' + c for c in _COLUMNS.split(', '))} "
+            "FROM app_session s JOIN app_user u ON u.id = s.user_id "
+            "WHERE s.token_hash = :hash AND s.revoked_at IS NULL AND s.expires_at > now() "
+            "AND u.active"
+        ),
+        {"hash": token_hash},
+    ).one_or_none()
+    return None if row is None else UserRow(*row)
+
+
+def revoke_session(conn: Connection, token_hash: str) -> None:
+    """End one session (kept, marked revoked)."""
+    conn.execute(
+        text(
+            "UPDATE app_session SET revoked_at = now() "
+            "WHERE token_hash = :hash AND revoked_at IS NULL"
+        ),
+        {"hash": token_hash},
+    )
+
+
+def revoke_sessions(conn: Connection, login: str) -> int:
+    """End every live session of ``login``; returns how many."""
+    done = conn.execute(
+        text(
+            "UPDATE app_session SET revoked_at = now() WHERE revoked_at IS NULL "
+            "AND user_id = (SELECT id FROM app_user WHERE login = :login)"
+        ),
+        {"login": login},
+    )
+    return done.rowcount
+
+
+# ------------------------------------------------------------------- the login rate limit
+
+
+def locked_until(conn: Connection, login: str) -> datetime | None:
+    """When the lock on the login name ``login`` ends, if it is locked now."""
+    return conn.execute(
+        text(
+            "SELECT max(locked_until) FROM login_failure "
+            "WHERE login = :login AND locked_until > now()"
+        ),
+        {"login": login},
+    ).scalar_one()
+
+
+def record_failure(
+    conn: Connection, login: str, *, max_failures: int, window_s: float, lock_s: float
+) -> datetime | None:
+    """Record a failed log-in of the name ``login``; when it makes ``max_failures`` within
+    ``window_s`` seconds, lock the name for ``lock_s`` seconds.  Returns the lock's end, or
+    None.  Failures older than a day are forgotten on the way."""
+    conn.execute(text("DELETE FROM login_failure WHERE failed_at < now() - interval '1 day'"))
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:login))"), {"login": login})
+    return conn.execute(
+        text(
+            "INSERT INTO login_failure (login, locked_until) "
+            "SELECT :login, CASE WHEN count(*) + 1 >= :max "
+            "THEN now() + make_interval(secs => :lock) END "
+            "FROM login_failure "
+            "WHERE login = :login AND failed_at > now() - make_interval(secs => :window) "
+            "RETURNING locked_until"
+        ),
+        {"login": login, "lock": lock_s, "window": window_s, "max": max_failures},
+    ).scalar_one()
+
+
+def clear_failures(conn: Connection, login: str) -> None:
+    """Forget the failed log-ins of ``login`` (after a successful one)."""
+    conn.execute(text("DELETE FROM login_failure WHERE login = :login"), {"login": login})
