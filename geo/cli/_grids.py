@@ -6,6 +6,8 @@
     wangge grids split PLAN CELL [--k 2]
     wangge grids merge PLAN CELL CELL [CELL ...]
     wangge grids rebuild PLAN VILLAGE [--min N --max N]
+    wangge grids lock PLAN CELL [CELL ...] / unlock PLAN CELL [CELL ...]
+    wangge grids fix-unassigned PLAN [--village CODE]
     wangge grids undo PLAN / redo PLAN / history PLAN
     wangge grids check PLAN
     wangge grids diff A B
@@ -34,7 +36,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from geo.cli._common import engine, one_line_errors, out, start_invocation
-from geo.errors import ConfigError
+from geo.errors import ConfigError, DataError
 
 app = typer.Typer(
     help="Build, check, compare and publish grid plans.",
@@ -345,6 +347,7 @@ def _cells_table(title: str, view: object) -> Table:
             ],
             "pieces": ["1" if c else "2+" for c in cells["contiguous"].astype(bool)],
             "pp": cells["polsby_popper"].astype(float).round(2),
+            "lock": ["yes" if c in view.locked else "" for c in cells["code"]],
             "flag": cells["flag_reason"],
         }
     )
@@ -368,7 +371,9 @@ def _print_checks(view: object) -> None:
         f"contiguity: {pieces} cell(s) in pieces",
         f"natural units split: {len(view.units_split)} of {m['natural_units']}",
         f"compactness: mean Polsby-Popper {_fmt(m['mean_pp'])}",
-        f"left out: {len(view.left_out)} household(s)",
+        f"left out: {len(view.left_out)} household(s)"
+        + (" (`wangge grids fix-unassigned PLAN`)" if view.left_out else ""),
+        f"locked: {', '.join(sorted(view.locked)) or 'no cell'}",
     ]
     for line in checks:
         _say("  " + line)
@@ -516,6 +521,49 @@ def rebuild(
     )  # fmt: skip
 
 
+@app.command("lock")
+def lock(
+    plan: PlanArg,
+    cells: Annotated[list[str], typer.Argument(help="Cells of one village to lock.")],
+    expected_version: ExpectedOpt = None,
+    county: CountyOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """Lock cells: edits leave them as they are and a rebuild of the village keeps them."""
+    _edit(plan, county, expected_version, by, "lock", cell_codes=cells)
+
+
+@app.command("unlock")
+def unlock(
+    plan: PlanArg,
+    cells: Annotated[list[str], typer.Argument(help="Locked cells of one village.")],
+    expected_version: ExpectedOpt = None,
+    county: CountyOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """Unlock locked cells (a version, like any edit)."""
+    _edit(plan, county, expected_version, by, "unlock", cell_codes=cells)
+
+
+@app.command("fix-unassigned")
+def fix_unassigned(
+    plan: PlanArg,
+    village: Annotated[
+        str | None,
+        typer.Option("--village", help="Only this village (default: every village with some)."),
+    ] = None,
+    expected_version: ExpectedOpt = None,
+    county: CountyOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """Put households left out of every cell into adjacent cells (one version per village).
+
+    Each goes to the cell containing its point or one adjacent to it: the nearest whose
+    size stays within the village's maximum, else the smallest of them.
+    """
+    _edit(plan, county, expected_version, by, "fix_unassigned", village_code=village)
+
+
 @app.command("undo")
 def undo(
     plan: PlanArg, expected_version: ExpectedOpt = None, county: CountyOpt = None, by: ByOpt = None
@@ -572,6 +620,13 @@ def _edit(
                 results = [plans.redo_edit(conn, plan_id, expected_version=version, by=who)]
             elif op == "merge":
                 results = _merge_all(conn, plan_id, fields["cells"], version, who)
+            elif op == "fix_unassigned":
+                results = _fix_all(conn, plan_id, fields["village_code"], version, who)
+            elif op in ("lock", "unlock"):
+                results = [
+                    plans.lock_cells(conn, plan_id, fields["cell_codes"], locked=op == "lock",
+                                     expected_version=version, by=who)
+                ]  # fmt: skip
             elif op == "rebuild":
                 results = [
                     plans.rebuild_village(
@@ -600,5 +655,26 @@ def _merge_all(conn: object, plan_id: int, cells: list[str], version: int, who: 
     for other in cells[1:]:
         result = plans.merge_cells(conn, plan_id, keep, other, expected_version=version, by=who)
         keep, version = min(keep, other), result.version
+        results.append(result)
+    return results
+
+
+def _fix_all(conn: object, plan_id: int, village: str | None, version: int, who: str) -> list:
+    """Fix the left-out households of ``village`` (else of every village with some)."""
+    from geo import plans
+
+    if village is None:
+        listed = plans.plan_villages(conn, plan_id)
+        stray = listed.loc[listed["households"] > listed["assigned"], "village_code"].tolist()
+        if not stray:
+            raise DataError("no household of the plan's county is left out of a cell")
+    else:
+        stray = [village]
+    results = []
+    for code in stray:
+        result = plans.fix_unassigned_households(
+            conn, plan_id, code, expected_version=version, by=who
+        )
+        version = result.version
         results.append(result)
     return results

@@ -148,11 +148,15 @@ class PlanParams:
         Whether natural units within the bounds stay one cell.
     village_bounds : mapping of str to CellBounds
         Bounds of villages rebuilt with other bounds than the plan's.
+    locked_cells : frozenset of str
+        Codes of the cells a planner locked (:mod:`geo.plans` keeps them through edits and
+        rebuilds of their village); stored only when not empty.
 
     Stored as JSON by :meth:`to_json` / :meth:`from_json` (flat keys ``min_size``,
-    ``max_size``, ``county_code``, ``seed``, ``metric_crs``, ``keep_natural_units`` and
-    ``village_bounds`` as ``{village: [min, max]}``).  ``params["min_size"]`` reads a key
-    of that JSON form, for code written when params were a dict.
+    ``max_size``, ``county_code``, ``seed``, ``metric_crs``, ``keep_natural_units``,
+    ``village_bounds`` as ``{village: [min, max]}``, ``locked_cells`` as a sorted list).
+    ``params["min_size"]`` reads a key of that JSON form, for code written when params were
+    a dict.
     """
 
     bounds: CellBounds = field(default_factory=CellBounds)
@@ -161,8 +165,10 @@ class PlanParams:
     metric_crs: str | None = None
     keep_natural_units: bool = True
     village_bounds: Mapping[str, CellBounds] = field(default_factory=dict)
+    locked_cells: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "locked_cells", frozenset(map(str, self.locked_cells)))
         if not isinstance(self.bounds, CellBounds):
             raise ConfigError(f"PlanParams.bounds must be a CellBounds, got {self.bounds!r}")
         object.__setattr__(self, "seed", int(self.seed))
@@ -194,6 +200,8 @@ class PlanParams:
             out["village_bounds"] = {
                 v: [b.min_size, b.max_size] for v, b in self.village_bounds.items()
             }
+        if self.locked_cells:
+            out["locked_cells"] = sorted(self.locked_cells)
         return out
 
     @classmethod
@@ -217,6 +225,7 @@ class PlanParams:
                 str(v): CellBounds(int(b[0]), int(b[1]))
                 for v, b in (merged.get("village_bounds") or {}).items()
             },
+            locked_cells=frozenset(merged.get("locked_cells") or ()),
         )
 
     def __getitem__(self, key: str) -> Any:

@@ -13,8 +13,9 @@ Life cycle
     :func:`copy_plan` starts a new draft from any plan.
 
 Edits are values (:class:`Move`, :class:`MovePolygon`, :class:`Split`, :class:`Merge`,
-:class:`Rebuild`) applied by :func:`edit_plan` (or the named wrappers); see
-:mod:`geo.plans._edit` for how an edit locks, re-tessellates one village and writes it back.
+:class:`Rebuild`, :class:`Lock`, :class:`Unlock`, :class:`FixUnassigned`) applied by
+:func:`edit_plan` (or the named wrappers); see :mod:`geo.plans._edit` for how an edit
+locks, re-tessellates one village and writes it back.
 
 Every function takes an SQLAlchemy ``Connection`` with a transaction open and works inside
 it; the caller commits (``with engine.begin() as conn: ...``).
@@ -25,7 +26,8 @@ Plans are referred to by id or name everywhere (:data:`PLAN_REF_RULE`).
 
 Files: ``_types`` (the values), ``_county`` (county, bounds, build), ``_store`` (save, load,
 list, copy, describe), ``_metrics`` (metrics from the stored cells), ``_edit`` (edits),
-``_history`` (versions, undo, redo), ``_village`` (one village with its rule checks, for the
+``_history`` (versions, undo, redo), ``_locks`` (locked cells), ``_strays`` (fix
+unassigned), ``_village`` (one village with its rule checks, for the
 workbench), ``_publish`` (check, diff, publish).
 """
 
@@ -35,6 +37,8 @@ from geo.plans._county import build_county_plan, county_bounds, county_code_of, 
 from geo.plans._edit import (
     describe_edit,
     edit_plan,
+    fix_unassigned_households,
+    lock_cells,
     merge_cells,
     move_households,
     move_households_in_polygon,
@@ -67,6 +71,8 @@ from geo.plans._types import (
     PLAN_OPS,
     Edit,
     EditResult,
+    FixUnassigned,
+    Lock,
     Merge,
     Move,
     MovePolygon,
@@ -74,6 +80,7 @@ from geo.plans._types import (
     Rebuild,
     Split,
     StoredPlan,
+    Unlock,
 )
 from geo.plans._village import VillageView, plan_villages, village_view
 
@@ -87,6 +94,8 @@ __all__ = [
     "PLAN_REF_RULE",
     "Edit",
     "EditResult",
+    "FixUnassigned",
+    "Lock",
     "Merge",
     "Move",
     "MovePolygon",
@@ -96,6 +105,7 @@ __all__ = [
     "Split",
     "StaleVersionError",
     "StoredPlan",
+    "Unlock",
     "VillageView",
     "build_county_plan",
     "check_plan_name",
@@ -108,8 +118,10 @@ __all__ = [
     "describe_plan",
     "diff_plans",
     "edit_plan",
+    "fix_unassigned_households",
     "list_plans",
     "load_plan",
+    "lock_cells",
     "merge_cells",
     "move_households",
     "move_households_in_polygon",

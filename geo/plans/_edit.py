@@ -24,8 +24,10 @@ from geo.db import plan_store
 from geo.db.plan_store import PlanRow
 from geo.errors import ConfigError, DataError
 from geo.grids import CellBounds, PlanParams
+from geo.plans._locks import refuse_locked, village_locks, with_locked, without_locked
 from geo.plans._metrics import metrics_after_village_edit
 from geo.plans._store import params_of, require_draft
+from geo.plans._strays import fix_unassigned
 from geo.plans._types import (
     EDIT_TYPES,
     OP_ARGUMENTS,
@@ -33,11 +35,14 @@ from geo.plans._types import (
     PLAN_OPS,
     Edit,
     EditResult,
+    FixUnassigned,
+    Lock,
     Merge,
     Move,
     MovePolygon,
     Rebuild,
     Split,
+    Unlock,
 )
 
 
@@ -100,9 +105,14 @@ def edit_plan(
         bounds = edit.bounds or bounds
         params = params.with_village_bounds(village, bounds)
     sub = village_plan(conn, row.id, village, replace(params, bounds=bounds, village_bounds={}))
-    new = _apply(sub, edit)
+    locked = village_locks(sub)
+    refuse_locked(sub, edit, locked)
+    params = _with_locks(params, edit)
+    new = _apply_keeping(sub, edit, locked)
     violations = grids.check_plan(new, new.inputs.households, villages=new.inputs.villages)
     moved = _moved(sub, new)
+    if isinstance(edit, FixUnassigned):
+        moved = len(new.assignment) - len(sub.assignment)
     summary = describe_edit(edit, moved=moved, bounds=bounds)
     plan_store.record_edit(
         conn,
@@ -116,7 +126,8 @@ def edit_plan(
         params_before=params_before,
         by=by,
     )
-    plan_store.replace_village_rows(conn, row.id, village, new.cells, new.assignment)
+    if not isinstance(edit, Lock | Unlock):  # a lock changes no row of the village
+        plan_store.replace_village_rows(conn, row.id, village, new.cells, new.assignment)
     metrics = metrics_after_village_edit(
         conn, row.id, params=params, previous=row.metrics, before=sub.assignment,
         after=new.assignment,
@@ -220,9 +231,46 @@ def rebuild_village(
     )
 
 
+def lock_cells(
+    conn: Connection,
+    plan_ref: int | str,
+    cell_codes: Iterable[str],
+    *,
+    locked: bool = True,
+    expected_version: int,
+    by: str,
+) -> EditResult:
+    """Lock (or with ``locked=False`` unlock) cells of one village; a version like any edit.
+
+    A locked cell is kept exactly by every later edit of its village (a rebuild cuts only
+    the rest); moving households into or out of it, splitting or merging it is refused
+    until it is unlocked.  See :func:`edit_plan`.
+    """
+    codes = tuple(cell_codes)
+    edit = Lock(codes) if locked else Unlock(codes)
+    return edit_plan(conn, plan_ref, edit, expected_version=expected_version, by=by)
+
+
+def fix_unassigned_households(
+    conn: Connection, plan_ref: int | str, village_code: str, *, expected_version: int, by: str
+) -> EditResult:
+    """Put the village's households that are in no cell into adjacent cells (one version).
+
+    Each goes to the cell containing its point or one adjacent to it: the nearest whose
+    size stays within the village's maximum, else the smallest (:class:`FixUnassigned`).
+    """
+    edit = FixUnassigned(str(village_code))
+    return edit_plan(conn, plan_ref, edit, expected_version=expected_version, by=by)
+
+
 def describe_edit(edit: Edit, *, moved: int | None = None, bounds: CellBounds | None = None) -> str:
     """One line saying what an edit does (stored with its version, shown in histories)."""
     tail = "" if moved is None else f" ({moved} household(s) changed cell)"
+    if isinstance(edit, Lock | Unlock):
+        return f"{edit.op} cell(s) {', '.join(edit.cell_codes)}"
+    if isinstance(edit, FixUnassigned):
+        n = "" if moved is None else f" {moved}"
+        return f"assign the{n} household(s) left out of village {edit.village_code} to cells"
     if isinstance(edit, Move):
         return f"move {len(edit.household_codes)} household(s) to {edit.to_cell}{tail}"
     if isinstance(edit, MovePolygon):
@@ -279,6 +327,10 @@ def _edit_from_keywords(op: str, keywords: dict[str, Any], params: PlanParams) -
         return Split(keywords["cell_code"], int(keywords.get("k", 2)))
     if op == "merge":
         return Merge(keywords["a"], keywords["b"])
+    if op in ("lock", "unlock"):
+        return (Lock if op == "lock" else Unlock)(tuple(keywords["cell_codes"]))
+    if op == "fix_unassigned":
+        return FixUnassigned(str(keywords["village_code"]))
     village = str(keywords["village_code"])
     lo, hi = keywords.get("min_size"), keywords.get("max_size")
     if lo is None and hi is None:
@@ -299,11 +351,22 @@ def _lock_draft(
 
 def _village_of_edit(conn: Connection, plan_id: int, edit: Edit) -> str:
     """The one village an edit touches (and early, clear errors for cross-village edits)."""
-    if isinstance(edit, Rebuild):
+    if isinstance(edit, Rebuild | FixUnassigned):
         code = str(edit.village_code)
         if plan_store.village_household_count(conn, code) == 0:
             raise DataError(f"village {code!r} has no households in the database")
         return code
+    if isinstance(edit, Lock | Unlock):
+        if not edit.cell_codes:
+            raise DataError(f"no cells to {edit.op}")
+        found = plan_store.cell_villages(conn, plan_id, list(edit.cell_codes))
+        villages = sorted(set(found.values()))
+        if len(villages) > 1:
+            raise DataError(
+                f"cells {', '.join(edit.cell_codes)} are in {len(villages)} villages "
+                f"({', '.join(villages)}); {edit.op} one village's cells at a time"
+            )
+        return villages[0]
     if isinstance(edit, Merge):
         found = plan_store.cell_villages(conn, plan_id, [edit.a, edit.b])
         va, vb = found[edit.a], found[edit.b]
@@ -336,8 +399,28 @@ def _check_movers(conn: Connection, codes: list[str], village: str, to_cell: str
         )
 
 
+def _with_locks(params: PlanParams, edit: Edit) -> PlanParams:
+    """The plan's parameters after ``edit`` (a lock or unlock changes ``locked_cells``)."""
+    if isinstance(edit, Lock):
+        return replace(params, locked_cells=params.locked_cells | set(edit.cell_codes))
+    if isinstance(edit, Unlock):
+        return replace(params, locked_cells=params.locked_cells - set(edit.cell_codes))
+    return params
+
+
+def _apply_keeping(sub: grids.GridPlan, edit: Edit, locked: frozenset[str]) -> grids.GridPlan:
+    """:func:`_apply` to the village without its locked cells, which are then put back."""
+    if isinstance(edit, Lock | Unlock):
+        return sub
+    if not locked:
+        return _apply(sub, edit)
+    return with_locked(_apply(without_locked(sub, locked), edit), sub, locked)
+
+
 def _apply(sub: grids.GridPlan, edit: Edit) -> grids.GridPlan:
     """The pure edit of :mod:`geo.grids` on the village plan ``sub`` (bounds in its params)."""
+    if isinstance(edit, FixUnassigned):
+        return fix_unassigned(sub, edit.village_code)
     if isinstance(edit, Move):
         return grids.move_households(sub, list(edit.household_codes), edit.to_cell)
     if isinstance(edit, MovePolygon):

@@ -15,7 +15,7 @@ import shapely
 
 from geo.grids import CellBounds, GridPlan
 
-PLAN_OPS = ("move", "move_polygon", "split", "merge", "rebuild")
+PLAN_OPS = ("move", "move_polygon", "split", "merge", "rebuild", "lock", "unlock", "fix_unassigned")
 """The edit operations, by the name :func:`geo.plans.edit_plan`'s ``op=`` keyword takes."""
 OP_ARGUMENTS = {
     "move": ("household_codes", "to_cell"),
@@ -23,6 +23,9 @@ OP_ARGUMENTS = {
     "split": ("cell_code",),
     "merge": ("a", "b"),
     "rebuild": ("village_code",),
+    "lock": ("cell_codes",),
+    "unlock": ("cell_codes",),
+    "fix_unassigned": ("village_code",),
 }
 """The keywords each operation needs."""
 OP_OPTIONS = {
@@ -31,6 +34,9 @@ OP_OPTIONS = {
     "split": ("k",),
     "merge": (),
     "rebuild": ("min_size", "max_size"),
+    "lock": (),
+    "unlock": (),
+    "fix_unassigned": (),
 }
 """The keywords each operation may also take."""
 METRIC_KEYS = (
@@ -110,9 +116,46 @@ class Rebuild:
     op: ClassVar[str] = "rebuild"
 
 
-Edit = Move | MovePolygon | Split | Merge | Rebuild
+@dataclass(frozen=True)
+class Lock:
+    """Lock cells of one village: later edits leave them (and their households) exactly as
+    they are, a rebuild of the village cuts only the rest; moving households into or out of
+    them, splitting or merging them is refused until they are unlocked."""
+
+    cell_codes: tuple[str, ...]
+    op: ClassVar[str] = "lock"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cell_codes", tuple(self.cell_codes))
+
+
+@dataclass(frozen=True)
+class Unlock:
+    """Unlock locked cells of one village (see :class:`Lock`)."""
+
+    cell_codes: tuple[str, ...]
+    op: ClassVar[str] = "unlock"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cell_codes", tuple(self.cell_codes))
+
+
+@dataclass(frozen=True)
+class FixUnassigned:
+    """Put the village's households that are in no cell into adjacent cells.
+
+    Each (by code) goes to the cell containing its point or one adjacent to that cell
+    (sharing a boundary line), the nearest whose size stays within the village's maximum,
+    else the smallest of them; locked cells take none.
+    """
+
+    village_code: str
+    op: ClassVar[str] = "fix_unassigned"
+
+
+Edit = Move | MovePolygon | Split | Merge | Rebuild | Lock | Unlock | FixUnassigned
 """Any edit operation of :func:`geo.plans.edit_plan`."""
-EDIT_TYPES = (Move, MovePolygon, Split, Merge, Rebuild)
+EDIT_TYPES = (Move, MovePolygon, Split, Merge, Rebuild, Lock, Unlock, FixUnassigned)
 
 
 @dataclass(frozen=True)

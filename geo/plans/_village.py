@@ -54,6 +54,9 @@ class VillageView:
         ``households``.
     metrics, plan_metrics : dict
         The village's figures (keys of :attr:`geo.grids.GridPlan.metrics`) and the plan's.
+    locked : frozenset of str
+        The village's locked cells (kept exactly by edits and rebuilds; see
+        :func:`geo.plans.lock_cells`).
     """
 
     plan_id: int
@@ -76,6 +79,7 @@ class VillageView:
     units_split: pd.DataFrame
     metrics: dict
     plan_metrics: dict
+    locked: frozenset[str] = frozenset()
 
     @property
     def left_out(self) -> list[str]:
@@ -158,6 +162,7 @@ def village_view(
         units_split=_units_split(households),
         metrics=grids.plan_metrics(sub.cells, sub.assignment, bounds),
         plan_metrics=ordered(row.metrics),
+        locked=frozenset(params.locked_cells) & set(sub.cells["code"]),
     )
 
 

@@ -292,3 +292,53 @@ def test_plans_by_id_or_name_and_user_text_printed_as_text(env: str) -> None:
     copied = _ok(["copy", str(plan_id), "--name", "copy-of-spring"])
     assert "version 1" in copied
     assert "would read as a plan id" in _fails(["copy", str(plan_id), "--name", "#7"])
+
+
+def test_lock_unlock_keep_cells_through_a_rebuild_and_refuse_edits(env: str, draft: str) -> None:
+    village, a, b, households = _two_cells(env, draft)
+    locked = _ok(["lock", draft, a, "--expected-version", "1", "--by", "bo"])
+    assert f"version 2: lock cell(s) {a}" in locked
+    assert f"locked: {a}" in " ".join(locked.split())
+    shown = _ok(["show", draft, "--village", village])
+    assert "lock" in shown
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    before = _state(env, draft)
+    members = sorted(h for h, c in before[1] if c == a)
+    for args in (["split", draft, a], ["merge", draft, a, b],
+                 ["move", draft, "--household", households[0], "--to", a]):  # fmt: skip
+        line = _fails(args)
+        assert f"cell(s) {a} locked" in line, line
+        assert "unlock" in line
+    assert "already locked" in _fails(["lock", draft, a])
+    assert "not locked" in _fails(["unlock", draft, b])
+    assert "unknown cell" in _fails(["lock", draft, "999001-000-000-001"])
+    assert "is at version 2, not 1" in _fails(["unlock", draft, a, "--expected-version", "1"])
+    assert _state(env, draft) == before
+
+    _ok(["rebuild", draft, village, "--min", "20", "--max", "35"])
+    after = _state(env, draft)
+    assert sorted(h for h, c in after[1] if c == a) == members
+    assert dict(after[2])[a] == dict(before[2])[a]
+    unlocked = _ok(["unlock", draft, a])
+    assert f"version 4: unlock cell(s) {a}" in unlocked
+    assert "locked: no cell" in unlocked
+    assert "version 5: undo of version 4" in _ok(["undo", draft])
+    assert f"locked: {a}" in " ".join(_ok(["show", draft, "--village", village]).split())
+
+
+def test_fix_unassigned_puts_left_out_households_back(env: str, draft: str) -> None:
+    village, _a, _b, households = _two_cells(env, draft)
+    assert "no household of the plan's county is left out" in _fails(["fix-unassigned", draft])
+    with get_engine(env).begin() as conn:
+        conn.execute(
+            text("DELETE FROM cell_assignment a USING grid_plan p WHERE p.id = a.plan_id "
+                 "AND p.name = :n AND a.household_code = ANY(:h)"),
+            {"n": draft, "h": households[:2]},
+        )  # fmt: skip
+    assert "left out: 2 household(s)" in _ok(["show", draft, "--village", village])
+    fixed = _ok(["fix-unassigned", draft, "--expected-version", "1"])
+    assert f"version 2: assign the 2 household(s) left out of village {village}" in fixed
+    assert "left out: 0 household(s)" in fixed
+    assigned = dict(_state(env, draft)[1])
+    assert all(h in assigned for h in households[:2])
+    assert "left out" in _fails(["fix-unassigned", draft, "--village", village])
