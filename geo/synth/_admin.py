@@ -6,6 +6,7 @@ Steps 1-3 of :mod:`geo.synth._county`; everything in the county's UTM zone (metr
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -18,8 +19,11 @@ from geo.errors import DataError
 from geo.profiles import Profile
 from geo.projection import STORAGE_CRS, require_crs, utm_crs, utm_crs_for_lonlat
 from geo.synth._alloc import allocate, community_names, place_names
+from geo.synth._cells import village_bounds
 from geo.synth._geom import blob, polygonal, relaxed_points, tile
 from geo.synth._units import RURAL_PITCH, SEAT_M2_PER_HOUSEHOLD, SEAT_MIN_SHARE, Units
+
+log = logging.getLogger(__name__)
 
 
 def check_room(prof: Profile, county_m) -> None:
@@ -195,34 +199,53 @@ def _total_cells(prof: Profile) -> int:
 
 
 def village_households(prof: Profile, villages: Units, rng: np.random.Generator):
-    """Grid cells and households per village, feasible for cells of [cell_min, cell_max]."""
-    cmin, cmax, h = prof.cell_min, prof.cell_max, prof.households
+    """Grid cells and households per village, feasible for cells of [cell_min, cell_max].
+
+    Where the profile gives ``cells`` and its households allow it, each village's households
+    lie in :func:`geo.synth._cells.unit_range` of its cells, so that its natural units can be
+    sized for the engine to cut exactly those cells (:mod:`geo.synth._cells`); otherwise in
+    ``[cell_min * cells, cell_max * cells]``.
+    """
+    h = prof.households
     total = _total_cells(prof)
     is_comm = villages.kinds == "community"
     n_comm = int(is_comm.sum())
     n_vill = len(is_comm) - n_comm
-    if n_comm:
-        c_seat = min(max(round(total * prof.seat_share), n_comm), total - n_vill)
-        hh_seat = round(h * prof.seat_share)
-        hh_seat = min(
-            max(hh_seat, cmin * c_seat, h - cmax * (total - c_seat)),
-            cmax * c_seat,
-            h - cmin * (total - c_seat),
-        )
-    else:
-        c_seat = hh_seat = 0
+    c_seat = min(max(round(total * prof.seat_share), n_comm), total - n_vill) if n_comm else 0
     areas = shapely.area(villages.geoms)
     noise = rng.lognormal(0.0, 0.35, size=len(areas))
     cells = np.zeros(len(areas), dtype=np.int64)
+    parts = [(m, c) for m, c in ((is_comm, c_seat), (~is_comm, total - c_seat)) if m.any()]
+    for mask, c_part in parts:
+        cells[mask] = allocate(c_part, areas[mask] * noise[mask], 1, c_part)
+    lo, hi = _household_bounds(prof, cells)
+    hh_seat = 0
+    if n_comm:
+        seat_lo, seat_hi = int(lo[is_comm].sum()), int(hi[is_comm].sum())
+        rest_lo, rest_hi = int(lo[~is_comm].sum()), int(hi[~is_comm].sum())
+        hh_seat = min(max(round(h * prof.seat_share), seat_lo, h - rest_hi), seat_hi, h - rest_lo)
     hh = np.zeros(len(areas), dtype=np.int64)
-    for mask, c_part, h_part in (
-        (is_comm, c_seat, hh_seat),
-        (~is_comm, total - c_seat, h - hh_seat),
-    ):
-        if not mask.any():
-            continue
-        c = allocate(c_part, areas[mask] * noise[mask], 1, c_part)
-        jitter = rng.lognormal(0.0, 0.12, size=len(c))
-        cells[mask] = c
-        hh[mask] = allocate(h_part, c * jitter, cmin * c, cmax * c)
+    for mask, _ in parts:
+        h_part = hh_seat if mask is is_comm else h - hh_seat
+        jitter = rng.lognormal(0.0, 0.12, size=int(mask.sum()))
+        hh[mask] = allocate(h_part, cells[mask] * jitter, lo[mask], hi[mask])
     return cells, hh
+
+
+def _household_bounds(prof: Profile, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Households allowed per village: the engine-exact range of its cells where the profile
+    gives ``cells`` and its households fit those ranges, else ``cell_min/max * cells``."""
+    if prof.cells is not None:
+        bounds = village_bounds(cells, prof.cell_min, prof.cell_max)
+        if bounds is not None and bounds[0].sum() <= prof.households <= bounds[1].sum():
+            return bounds
+        log.warning(
+            "profile %s: %d households are too far from %d cells of %d-%d for every village "
+            "to be cut into exactly its cells; the plan's cell count may differ",
+            prof.name,
+            prof.households,
+            prof.cells,
+            prof.cell_min,
+            prof.cell_max,
+        )
+    return prof.cell_min * cells, prof.cell_max * cells

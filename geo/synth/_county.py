@@ -138,9 +138,12 @@ def generate_county(
     villages = village_units(prof, level1, rng)
     cells, village_hh = village_households(prof, villages, rng)
     check_room(prof, county_m)
+    exact_cells = cells if prof.cells is not None else None
     for attempt in range(LAYOUT_ATTEMPTS):
         step("natural units")
-        nu, nu_hh, lay, centres, theta, territory = natural_units(prof, villages, village_hh, rng)
+        nu, nu_hh, lay, centres, theta, territory = natural_units(
+            prof, villages, village_hh, rng, village_cells=exact_cells
+        )
         step("households")
         try:
             hh_geoms, hh_nu, seat_outlines = household_geoms(

@@ -16,16 +16,30 @@ import shapely
 from geo.errors import DataError
 from geo.profiles import Profile
 from geo.synth._alloc import allocate, cn_number, compound_names
+from geo.synth._cells import unit_sizes
 from geo.synth._geom import relaxed_points, sample_in, tile
 from geo.synth._units import FLAT_M2, MAX_BUILDING_LENGTH, RURAL_PITCH, Layout, Units
 
 log = logging.getLogger(__name__)
 
 
-def natural_units(prof: Profile, villages: Units, village_hh: np.ndarray, rng):
-    """Natural units: kinds, counts, centres, orientation and territory (metres)."""
+def natural_units(
+    prof: Profile,
+    villages: Units,
+    village_hh: np.ndarray,
+    rng,
+    *,
+    village_cells: np.ndarray | None = None,
+):
+    """Natural units: kinds, counts, centres, orientation and territory (metres).
+
+    With ``village_cells`` (the profile gives ``cells``), each village has at most as many
+    units as cells, and its units are sized so that the grid engine cuts exactly the
+    village's cells (:func:`geo.synth._cells.unit_sizes`); villages where that cannot be
+    done keep sizes that only honour their household total (logged).
+    """
     is_comm = villages.kinds == "community"
-    per_village = _units_per_village(prof, is_comm, village_hh)
+    per_village = _units_per_village(prof, is_comm, village_hh, village_cells)
 
     nu_village = np.repeat(np.arange(len(village_hh)), per_village)
     seat_nu = is_comm[nu_village]
@@ -35,11 +49,8 @@ def natural_units(prof: Profile, villages: Units, village_hh: np.ndarray, rng):
     weights = rng.lognormal(0.0, 0.6, size=len(nu_village)) * np.where(
         kinds == "building", 0.35, 1.0
     )
-    nu_hh = np.zeros(len(nu_village), dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(per_village)[:-1]])
-    for v in range(len(village_hh)):
-        sl = slice(starts[v], starts[v] + per_village[v])
-        nu_hh[sl] = allocate(int(village_hh[v]), weights[sl], 1, min(int(village_hh[v]), 9999))
+    nu_hh = _unit_households(prof, village_hh, village_cells, per_village, starts, weights)
 
     centres, theta, town_angle = _centres(rng, villages, is_comm, per_village, starts, nu_hh)
     territory = _territories(villages, per_village, starts, centres)
@@ -58,22 +69,59 @@ def natural_units(prof: Profile, villages: Units, village_hh: np.ndarray, rng):
     return units, nu_hh, lay, centres, theta, territory
 
 
-def _units_per_village(prof: Profile, is_comm: np.ndarray, village_hh: np.ndarray) -> np.ndarray:
+def _units_per_village(
+    prof: Profile, is_comm: np.ndarray, village_hh: np.ndarray, cells: np.ndarray | None
+) -> np.ndarray:
     """Natural units per village: the seat's share in communities, at least one per village
-    and at most one per household."""
-    hh_seat = int(village_hh[is_comm].sum())
+    and at most one per household (and, with ``cells``, one per cell where possible)."""
+    if cells is not None:
+        per_village = _spread_units(prof, is_comm, np.minimum(village_hh, cells))
+        if per_village is not None:
+            return per_village
+        log.warning("profile %s: more natural units than cells in part of the county", prof.name)
+    per_village = _spread_units(prof, is_comm, village_hh)
+    if per_village is None:
+        raise DataError(f"profile {prof.name}: cannot spread {prof.natural_units} natural units")
+    return per_village
+
+
+def _spread_units(prof: Profile, is_comm: np.ndarray, cap: np.ndarray) -> np.ndarray | None:
+    """Units per village, at most ``cap`` each, weighted by ``cap``; None if they don't fit."""
     n_vill = int((~is_comm).sum())
+    n_seat = 0
     if is_comm.any():
         n_seat = round(prof.natural_units * prof.seat_share * 0.5)
-        lo = max(int(is_comm.sum()), prof.natural_units - (prof.households - hh_seat))
-        n_seat = min(max(n_seat, lo), prof.natural_units - n_vill, hh_seat)
-    else:
-        n_seat = 0
-    per_village = np.zeros(len(village_hh), dtype=np.int64)
+        lo = max(int(is_comm.sum()), prof.natural_units - int(cap[~is_comm].sum()))
+        n_seat = min(max(n_seat, lo), prof.natural_units - n_vill, int(cap[is_comm].sum()))
+    per_village = np.zeros(len(cap), dtype=np.int64)
     for mask, n_part in ((is_comm, n_seat), (~is_comm, prof.natural_units - n_seat)):
         if mask.any():
-            per_village[mask] = allocate(n_part, village_hh[mask], 1, village_hh[mask])
+            if not mask.sum() <= n_part <= cap[mask].sum():
+                return None
+            per_village[mask] = allocate(n_part, cap[mask], 1, cap[mask])
     return per_village
+
+
+def _unit_households(prof: Profile, village_hh, cells, per_village, starts, weights) -> np.ndarray:
+    """Households per natural unit: engine-exact sizes where ``cells`` is given and they
+    fit (:func:`geo.synth._cells.unit_sizes`), else a split honouring the village total."""
+    nu_hh = np.zeros(int(per_village.sum()), dtype=np.int64)
+    inexact = 0
+    for v in range(len(village_hh)):
+        sl = slice(starts[v], starts[v] + per_village[v])
+        h = int(village_hh[v])
+        sizes = None
+        if cells is not None:
+            sizes = unit_sizes(h, int(cells[v]), weights[sl], prof.cell_min, prof.cell_max)
+            inexact += sizes is None
+        nu_hh[sl] = sizes if sizes is not None else allocate(h, weights[sl], 1, min(h, 9999))
+    if inexact:
+        log.warning(
+            "profile %s: %d villages' natural units could not be sized for exactly their cells",
+            prof.name,
+            inexact,
+        )
+    return nu_hh
 
 
 def _centres(rng, villages: Units, is_comm, per_village, starts, nu_hh):
