@@ -17,11 +17,18 @@ How the county is drawn
 3. **Level 2** -- villages (communities in the seat) tile each level-1 unit the same way, their
    number proportional to area.  Each village then gets a number of grid cells and a household
    count inside ``[cell_min * cells, cell_max * cells]``, so that every village can be cut into
-   cells within the bounds (a profile's ``cells`` total is honoured exactly).
+   cells within the bounds (a profile's ``cells`` total is honoured exactly).  Where the
+   profile gives ``cells`` (Xihua's 8,788), the range is narrowed to the sizes the grid
+   engine cuts into exactly that many cells (about ``40 * cells +- 19`` for 30-50), see
+   :mod:`geo.synth._cells`.
 4. **Level 3** -- in the countryside, natural units are hamlets strung along one to three roads
    crossing the village, spaced in proportion to their households; each owns the Voronoi
    cell of its centre within its village (centres short of room are moved to the emptiest
-   part of the village).  In the seat, each community is covered by a street grid of plots;
+   part of the village).  Where the profile gives ``cells``, a village has at most one unit
+   per cell, each unit gets ``k`` of its village's cells and ``k * 40 +- 19`` households
+   (for 30-50; one cell: 30-50), so that the default engine (natural units kept) cuts each
+   unit into exactly ``k`` cells and the plan has exactly the profile's cells.  In the seat,
+   each community is covered by a street grid of plots;
    residential compounds (several buildings) and single buildings take runs of neighbouring
    plots, with empty plots (parks, schools) spread between them.
 5. **Level 4** -- hamlet households sit on a lot grid around their unit's centre, aligned with
@@ -85,6 +92,11 @@ def generate_county(
     on_step: Callable[[str], None] | None = None,
 ) -> County:
     """Generate a synthetic county with the exact counts of ``profile``.
+
+    Where the profile gives ``cells``, the plan the default grid engine builds of the county
+    (:func:`geo.plans.build_county_plan`: profile bounds, natural units kept) has exactly
+    that many cells: villages and natural units are sized for it (see the module docstring,
+    step 3 and 4, and docs/seed-counties.md).
 
     Parameters
     ----------
