@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -33,6 +33,9 @@ from geo.cli._province import app as province_app
 from geo.cli._users import app as users_app
 from geo.errors import WanggeError
 from geo.settings import ROOT, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     help="Wangge: grid-based governance for a county.",
@@ -327,7 +330,10 @@ def _ensure_published_plan(profile: str) -> None:
 
 @app.command()
 def info() -> None:
-    """Counts per level of every county in the database (docs/architecture.md's table)."""
+    """Each county's four levels (townships, villages, natural units, cells of the published
+    plan), households and residents; beside them, for a county generated from a seed profile,
+    the report's figures, marked ≠ where they differ."""
+    from geo import levels
     from geo.db import io
 
     with one_line_errors():
@@ -335,14 +341,33 @@ def info() -> None:
         if counts.empty:
             out.print("no county in the database yet: run `wangge synth` or `wangge load`")
             return
-        table = Table(title="Counties in the database")
-        for column in counts.columns:
-            table.add_column(
-                column.replace("_", " "), justify="left" if "county" in column else "right"
-            )
-        for row in counts.itertuples(index=False):
-            table.add_row(*(Text(f"{v:,}" if isinstance(v, int) else str(v)) for v in row))
-        out.print(table)
+        for _, row in counts.iterrows():
+            out.print(_levels_table(row, levels.levels_text(levels.county_levels(row))))
+            out.print()
+
+
+def _levels_table(row: pd.Series, shown: pd.DataFrame) -> Table:
+    """One county's levels (:func:`geo.levels.levels_text`) as a table of at most ~60
+    characters, so that it fits an 80-column terminal."""
+    has_report = "report" in shown.columns
+    source = "beside its seed profile's report" if has_report else "not from a seed profile"
+    notes = ["– none: no published plan" + (", or no figure in the report" if has_report else "")]
+    if has_report:
+        notes.append("= as in the report, ≠ differs")
+    table = Table(
+        title=Text(f"{row['county']} {row['county_code']} — {source}"),
+        title_justify="left",
+        caption="\n".join(notes),
+        caption_justify="left",
+    )
+    table.add_column("level")
+    table.add_column("in database", justify="right")
+    if has_report:
+        table.add_column("report", justify="right")
+        table.add_column("", justify="center")
+    for values in shown.itertuples(index=False):
+        table.add_row(*(Text(str(v)) for v in values))
+    return table
 
 
 @app.command()

@@ -420,7 +420,13 @@ def clear_county(conn: Connection, county_code: str) -> None:
 
 
 def counts_by_level(con: Connection | Engine) -> pd.DataFrame:
-    """Units per admin level plus households and residents, per county (for ``wangge info``)."""
+    """Units per admin level, households and residents, and the published plan's cells, per
+    county (for ``wangge info`` and the overview page).
+
+    Columns ``county_code``, ``county``, ``townships``, ``villages``, ``natural_units``,
+    ``cells`` (cells of the county's published plan; missing, ``pd.NA``, when none is
+    published), ``households`` and ``residents``; one row per county, by code.
+    """
     query = """
         SELECT c.code AS county_code, c.name AS county,
             (SELECT count(*) FROM admin_unit u WHERE u.level = 'township'
@@ -429,9 +435,13 @@ def counts_by_level(con: Connection | Engine) -> pd.DataFrame:
                 AND u.code LIKE c.code || '%') AS villages,
             (SELECT count(*) FROM admin_unit u WHERE u.level = 'natural_unit'
                 AND u.code LIKE c.code || '%') AS natural_units,
+            (SELECT (SELECT count(*) FROM grid_cell g WHERE g.plan_id = p.id)
+                FROM grid_plan p WHERE p.county_code = c.code AND p.status = 'published')
+                AS cells,
             (SELECT count(*) FROM household h WHERE h.code LIKE c.code || '%') AS households,
             (SELECT coalesce(sum(residents), 0) FROM household h
                 WHERE h.code LIKE c.code || '%') AS residents
         FROM admin_unit c WHERE c.level = 'county' ORDER BY c.code
     """
-    return pd.read_sql(text(query), con)
+    counts = pd.read_sql(text(query), con)
+    return counts.astype({"cells": "Int64"})

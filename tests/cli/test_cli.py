@@ -14,7 +14,6 @@ from geo.db import io
 from geo.db.provision import scratch_database
 from geo.db.session import get_engine
 from geo.profiles import load_profile
-from tests._fixtures.county import tiny_county
 
 pytestmark = pytest.mark.db
 runner = CliRunner()
@@ -39,17 +38,6 @@ def test_info_on_an_empty_database_says_what_to_do(env: str) -> None:
     result = runner.invoke(app, ["info"])
     assert result.exit_code == 0
     assert "wangge synth" in result.output
-
-
-def test_info_prints_counts_per_level(env: str) -> None:
-    with get_engine(env).begin() as conn:
-        io.write_county(conn, tiny_county())
-    result = runner.invoke(app, ["info"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    lines = [ln for ln in result.output.splitlines() if "999999" in ln]
-    assert lines, result.output
-    numbers = [int(t.replace(",", "")) for t in lines[0].replace("│", " ").split()[2:]]
-    assert numbers == [2, 2, 3, 6, 24]
 
 
 def test_unreachable_database_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
