@@ -6,6 +6,14 @@ page inside ``geo.auth.as_user(user)``, so every transaction carries the user's
 row-level-security scope.  ``st.session_state["user"]`` holds the :class:`geo.auth.User` (a
 frozen dataclass without the password or its hash); logging out clears the session.
 
+A login survives a reload: logging in starts a database session (:func:`geo.auth.start_session`)
+whose token the browser keeps in the cookie :data:`COOKIE` (written by a line of JavaScript:
+``SameSite=Strict``, ``Secure`` over HTTPS, for the session's lifetime).  A new Streamlit
+session (a reload, a new tab) finds the cookie in ``st.context.cookies`` and logs the user in
+again while the database session lives.  Every full run checks it still does, so logging out
+(which ends it and clears the cookie), disabling the account or a new password end the
+login in every tab at its next run.
+
 Without a session only the login page and the wall are served: every other page's address
 (``/operations``, ``/case?id=1``) draws the login form, and the requested page opens once the
 user has logged in (the address and its query are kept).
@@ -18,17 +26,30 @@ variable is ignored.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from datetime import UTC, datetime
 
 import streamlit as st
+from sqlalchemy import Connection
+from sqlalchemy import exc as sa_exc
 from streamlit.navigation.page import StreamlitPage
 
+from dashboards import _shared
 from geo import auth
 from geo.settings import get_settings
 
+log = logging.getLogger("wangge.dashboards")
+
 #: The session-state key of the logged-in user.
 USER_KEY = "user"
+#: The session-state key of the login's session token (None for the development login).
+TOKEN_KEY = "_session_token"
+#: The session-state key of a cookie to clear at the next run (after logging out).
+CLEAR_KEY = "_clear_cookie"
+#: The browser's cookie holding the session token.
+COOKIE = "wangge_session"
 #: The development auto-login (honoured only with ``WANGGE_ALLOW_SUPERUSER``).
 DEV_LOGIN_VARIABLE = "WANGGE_DEV_LOGIN"
 
@@ -50,6 +71,12 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
 PUBLIC_PAGES = ("wall",)
 #: The one answer to a refused login: it never says which part was wrong.
 REFUSED = "Wrong login or password. 用户名或密码错误。"
+#: The answer while a login name is locked (too many failures): the same for every name,
+#: whether or not it has an account.
+LOCKED = (
+    "Too many failed log-ins with this login: try again in 15 minutes. "
+    "登录失败次数过多，请15分钟后再试。"
+)
 
 
 def page_name(page: StreamlitPage) -> str:
@@ -79,14 +106,42 @@ def dev_user() -> auth.User | None:
 
 
 def current_user() -> auth.User | None:
-    """The user logged in in this browser session (or the development pseudo user)."""
+    """The user logged in in this browser session: kept in the session (while its database
+    session lives), else found from the browser's cookie, else the development pseudo
+    user."""
     user = st.session_state.get(USER_KEY)
     if isinstance(user, auth.User):
-        return user
+        token = st.session_state.get(TOKEN_KEY)
+        if token is None or _session_user(token, keep=user) is not None:
+            return user
+        _forget()  # ended elsewhere: logged out in another tab, disabled, new password
+        return None
     user = dev_user()
     if user is not None:
         st.session_state[USER_KEY] = user
+        return user
+    token = st.context.cookies.get(COOKIE)
+    user = _session_user(token, keep=None) if token else None
+    if user is not None:
+        st.session_state[USER_KEY], st.session_state[TOKEN_KEY] = user, token
     return user
+
+
+def _session_user(token: str, *, keep: auth.User | None) -> auth.User | None:
+    """The user of the database session ``token``; ``keep`` while the database is away (a
+    wall stays logged in through an outage)."""
+    try:
+        with _shared.engine().begin() as conn:
+            return auth.session_user(conn, token)
+    except sa_exc.SQLAlchemyError as exc:
+        log.warning("session check: %s", _shared.problem(exc))
+        return keep
+
+
+def _forget() -> None:
+    """Clear this browser session and, at the next run, the browser's cookie."""
+    st.session_state.clear()
+    st.session_state[CLEAR_KEY] = True
 
 
 def actor() -> str | None:
@@ -96,14 +151,48 @@ def actor() -> str | None:
     return user.login if user is not None else None
 
 
-def log_in(user: auth.User) -> None:
-    """Start this browser session as ``user``."""
+def log_in(conn: Connection, user: auth.User) -> None:
+    """Start this browser session as ``user``, with a database session (in ``conn``'s
+    transaction) whose token the browser keeps (:func:`keep_cookie`)."""
     st.session_state[USER_KEY] = user
+    st.session_state[TOKEN_KEY] = auth.start_session(conn, user)
+    st.session_state.pop(CLEAR_KEY, None)
 
 
 def log_out() -> None:
-    """End this browser session: the user and everything the pages kept are forgotten."""
-    st.session_state.clear()
+    """End this browser session and its database session; the cookie is cleared at the
+    next run, and everything the pages kept is forgotten."""
+    token = st.session_state.get(TOKEN_KEY)
+    if token is not None:
+        try:
+            with _shared.engine().begin() as conn:
+                auth.end_session(conn, token)
+        except sa_exc.SQLAlchemyError as exc:  # the cookie goes all the same
+            log.warning("log out: %s", _shared.problem(exc))
+    _forget()
+
+
+def _cookie_script(value: str, max_age_s: int) -> str:
+    cookie = json.dumps(f"{COOKIE}={value}; Path=/; Max-Age={max_age_s}; SameSite=Strict")
+    return (
+        f"<script>document.cookie = {cookie} + "
+        "(window.location.protocol === 'https:' ? '; Secure' : '');</script>"
+    )
+
+
+def keep_cookie(user: auth.User | None) -> None:
+    """Write the session's cookie into the browser (or clear it after logging out).
+
+    The cookie is written on every run until the browser sends it back (a new Streamlit
+    session reads ``st.context.cookies`` once, from its first request), from the sidebar so
+    that it takes no room on the page; a logged-out page clears it once.
+    """
+    token = st.session_state.get(TOKEN_KEY)
+    if user is not None and token and st.context.cookies.get(COOKIE) != token:
+        age = int(auth.session_lifetime(user).total_seconds())
+        st.sidebar.html(_cookie_script(token, age), unsafe_allow_javascript=True)
+    elif user is None and st.session_state.pop(CLEAR_KEY, False):
+        st.html(_cookie_script("", 0), unsafe_allow_javascript=True)
 
 
 def navigation(pages: list[StreamlitPage], user: auth.User | None, *, kiosk: bool):

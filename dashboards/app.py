@@ -66,8 +66,9 @@ pages = [
 ]
 # Only the pages the logged-in user's role may open (dashboards/_auth.py: ROLE_PAGES);
 # without a session, the login page and the wall.
-user = _auth.current_user()
+user = _auth.current_user()  # this session's, or from the browser's session cookie
 page, allowed = _auth.navigation(pages, user, kiosk=kiosk)
+_auth.keep_cookie(user)  # the login survives a reload (or its cookie goes, after logging out)
 # Who is logged in and "log out", at the foot of the sidebar (below the centre's frame).
 framed = allowed and _auth.page_name(page) in _frame.FRAMED_PAGES
 if user is not None and not kiosk and not framed:

@@ -60,6 +60,7 @@ __all__ = [
     "list_users",
     "locked_out",
     "scope_of",
+    "session_lifetime",
     "session_user",
     "set_password",
     "start_session",
@@ -219,18 +220,21 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(conn: Connection, user: User) -> str:
-    """A new browser session of ``user``; returns its token (for the browser's cookie: the
-    database keeps only its SHA-256).  It lasts ``WANGGE_SESSION_HOURS`` (12 h), or
+def session_lifetime(user: User) -> timedelta:
+    """How long a browser session of ``user`` lasts: ``WANGGE_SESSION_HOURS`` (12 h), or
     ``WANGGE_WALL_SESSION_DAYS`` (30 days) for a ``wall`` account."""
     settings = get_settings()
-    lasts = (
-        timedelta(days=settings.wall_session_days)
-        if user.role == "wall"
-        else timedelta(hours=settings.session_hours)
-    )
+    if user.role == "wall":
+        return timedelta(days=settings.wall_session_days)
+    return timedelta(hours=settings.session_hours)
+
+
+def start_session(conn: Connection, user: User) -> str:
+    """A new browser session of ``user`` for :func:`session_lifetime`; returns its token
+    (for the browser's cookie: the database keeps only its SHA-256)."""
     token = secrets.token_urlsafe(32)
-    user_store.insert_session(conn, user.login, _token_hash(token), datetime.now(UTC) + lasts)
+    expires = datetime.now(UTC) + session_lifetime(user)
+    user_store.insert_session(conn, user.login, _token_hash(token), expires)
     return token
 
 

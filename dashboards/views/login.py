@@ -1,7 +1,8 @@
 """Log in 登录: local accounts (``app_user``), checked by :func:`geo.auth.authenticate`.
 
 A refused login gets one message whatever was wrong (unknown login, disabled account or
-wrong password).  On success the session holds the :class:`geo.auth.User` and the page the
+wrong password); a login name locked by too many failures gets another, the same whether or
+not the account exists.  On success the session holds the :class:`geo.auth.User` and the page the
 address asked for opens (``/operations``, ``/case?id=1``), or the role's first page.
 """
 
@@ -30,11 +31,14 @@ with middle, st.form("login", clear_on_submit=True, border=True):
     )
     submitted = st.form_submit_button("Log in 登录", type="primary", width="stretch")
     if submitted:
-        with _shared.engine().begin() as conn:  # may re-hash an outdated password
+        # One transaction: the failure (rate limit) or the session is recorded with it.
+        with _shared.engine().begin() as conn:
             user = auth.authenticate(conn, login or "", password or "")
+            locked = user is None and auth.locked_out(conn, login or "")
+            if user is not None:
+                _auth.log_in(conn, user)
         if user is None:
-            st.error(_auth.REFUSED, icon="🔒")
+            st.error(_auth.LOCKED if locked else _auth.REFUSED, icon="🔒")
         else:
-            _auth.log_in(user)
             st.rerun()
     st.caption("Accounts are given by the centre's administrator (`wangge users add`).")

@@ -8,6 +8,7 @@ The accounts are the demo's, one per role (``geo.auth.create_demo_users``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def login_site(server_url: str, publish_with_incidents) -> Iterator[tuple[str, d
         publish_with_incidents(url)
         with get_engine(url).begin() as conn:
             passwords = auth.create_demo_users(conn, "999999")
+            passwords["lock-me"] = auth.add_user(conn, "lock-me", role="analyst")[1]
         app = make_url(url).set(username="wangge_app", password=None)
         app_url = app.render_as_string(hide_password=False)
         with streamlit_server(app_url, cache_ttl_s=30, dev_login=None) as base:
@@ -213,3 +215,66 @@ def test_screenshots_of_the_login_page_and_a_centre_users_operations(login_site,
     login_form(page)
     assert nav_titles(page) == []
     page.close()
+
+
+def test_a_login_survives_a_reload_until_logging_out(login_site, browser) -> None:
+    base, passwords = login_site
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{base}/hotspots")
+    login_form(page)
+    log_in(page, "demo-analyst", passwords["demo-analyst"])
+    page.get_by_text("Logged in as demo-analyst").wait_for(timeout=30_000)
+    page.wait_for_function("() => document.cookie.includes('wangge_session=')", timeout=30_000)
+    cookie = next(c for c in context.cookies() if c["name"] == "wangge_session")
+    assert cookie["sameSite"] == "Strict"
+    assert cookie["expires"] > time.time() + 11 * 3600  # the session's 12 hours
+    page.reload()
+    page.get_by_text("Logged in as demo-analyst").wait_for(timeout=30_000)
+    assert page.get_by_label("Password 密码").count() == 0
+    other = context.new_page()  # another tab of the same browser
+    other.goto(f"{base}/coverage")
+    other.get_by_text("Logged in as demo-analyst").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Log out 退出").click()
+    login_form(page)
+    page.wait_for_function("() => !document.cookie.includes('wangge_session=')")
+    page.reload()
+    login_form(page)
+    assert "Logged in as" not in page.inner_text("body")
+    # The other tab's login ended with the session: its next run shows the login form.
+    other.reload()
+    login_form(other)
+    # A stolen cookie of an ended session opens nothing either.
+    thief = browser.new_context()
+    thief.add_cookies([{**cookie, "expires": time.time() + 3600}])
+    stolen = thief.new_page()
+    stolen.goto(f"{base}/hotspots")
+    login_form(stolen)
+    context.close()
+    thief.close()
+
+
+def test_five_failures_lock_a_login_alike_for_known_and_unknown_names(login_site, browser) -> None:
+    base, passwords = login_site
+    said = {}
+    for login in ("lock-me", "nobody-at-all"):
+        page = browser.new_page()
+        page.goto(base)
+        login_form(page)
+        for attempt in range(auth.MAX_FAILURES):
+            log_in(page, login, f"wrong password {attempt}")
+            # the form forgets the password once the server has answered
+            page.wait_for_function(
+                "() => document.querySelector('input[type=password]').value === ''",
+                timeout=30_000,
+            )
+            page.locator("[data-testid='stAlert']").wait_for(timeout=30_000)
+            page.wait_for_timeout(500)
+        log_in(page, login, passwords.get(login, "still wrong 123"))  # even the right one
+        page.get_by_text("Too many failed log-ins").wait_for(timeout=30_000)
+        said[login] = page.locator("[data-testid='stAlert']").inner_text().strip()
+        assert "Logged in as" not in page.inner_text("body")
+        page.screenshot(path=SHOTS / f"locked_{login}.png")
+        page.close()
+    assert said["lock-me"] == said["nobody-at-all"]
+    assert "15 minutes" in said["lock-me"]
