@@ -1,4 +1,5 @@
-"""County overview: the hierarchy counts and a map of the townships."""
+"""County overview: the four levels (beside the seed profile's report, if any) and a map of
+the townships."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboards import _shared
-from geo import maps
+from geo import levels, maps
 
 st.title("County overview 县域总览")
 county_code = _shared.county_selector()
@@ -14,22 +15,34 @@ if county_code is None:
     st.info(f"No county in the database yet. {_shared.EMPTY_HINT}")
     st.stop()
 
-row = _shared.counts().set_index("county_code").loc[county_code]
+row = _shared.counts().set_index("county_code", drop=False).loc[county_code]
 # A county's name is data: shown as text, never as Markdown or HTML.
 st.html(f'<h3 class="wg-county">{_shared.text(row["county"])} — four-level grid</h3>')
-columns = st.columns(5)
-for column, (label, value) in zip(
-    columns,
-    [
-        ("Townships 乡镇/街道", row["townships"]),
-        ("Villages 村/社区", row["villages"]),
-        ("Natural units 自然单元", row["natural_units"]),
-        ("Households 户", row["households"]),
-        ("Residents 人", row["residents"]),
-    ],
-    strict=True,
-):
-    column.metric(label, f"{int(value):,}")
+shown = levels.levels_text(levels.county_levels(row))
+for column, figure in zip(st.columns(len(shown)), shown.itertuples(index=False), strict=True):
+    column.metric(figure.level, figure.in_database)
+if "report" in shown.columns:
+    st.caption(
+        "Beside the report the county was generated from (its seed profile): "
+        f"{levels.MARK_SAME} as in the report, {levels.MARK_DIFFERS} differs, "
+        f"{levels.MISSING} none (no published plan, or no figure in the report)."
+    )
+    table = (
+        shown.rename(columns={"in_database": "In database", "report": "Report", "mark": ""})
+        .set_index("level")
+        .rename_axis("Level")
+    )
+    numbers = {"text-align": "right", "min-width": "8em", "font-variant-numeric": "tabular-nums"}
+    styled = table.style.set_properties(subset=["In database", "Report"], **numbers).map(
+        lambda m: "color: #c0392b; font-weight: 700" if m == levels.MARK_DIFFERS else "",
+        subset=[""],
+    )
+    st.table(styled, width="content")
+else:
+    st.caption(
+        f"Not generated from a seed profile: no report to compare with. {levels.MISSING}: no "
+        "published plan."
+    )
 
 townships = _shared.unit_summary("township", county_code)
 st_folium(
