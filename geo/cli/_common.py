@@ -7,15 +7,23 @@ Kept apart from :mod:`geo.cli` so that the sub-command modules (``geo/cli/_*.py`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy import Engine
 
-from geo.errors import WanggeError
+from geo.errors import ConfigError, WanggeError
+
+if TYPE_CHECKING:
+    from geo import auth
+
+#: Environment variables naming the account a command acts as, and its password (scripts).
+USER_VARIABLE = "WANGGE_USER"
+PASSWORD_VARIABLE = "WANGGE_PASSWORD"
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -85,3 +93,51 @@ def engine(*, provision: bool = False) -> Engine:
 
         _opened[:] = [open_database(provision_server=provision, say=say)]
     return _opened[0]
+
+
+def acting_user(allowed_roles: Iterable[str], login: str | None = None) -> auth.User:
+    """The account (``app_user``) this invocation acts as, logged in like on the dashboards.
+
+    ``login`` (a command's ``--user``) or else ``WANGGE_USER`` names it; the password comes
+    from ``WANGGE_PASSWORD`` (scripts) or else a hidden prompt.  The log-in is
+    :func:`geo.auth.authenticate`'s: the same refusals, the same rate limit.  The account's
+    role must be one of ``allowed_roles``.  Run the command's work inside
+    ``geo.auth.as_user(user)`` (its row-level-security scope: a township user sees and
+    moves its township's rows only) and record ``user.login`` as the actor::
+
+        user = acting_user(("planner", "admin"), login=user_option)
+        with auth.as_user(user):
+            ...  # by=user.login
+
+    Raises
+    ------
+    ConfigError
+        No login given, a refused log-in (one message, never which part was wrong; another
+        while the login is locked), or a role not in ``allowed_roles`` (listed).
+    """
+    from geo import auth  # argon2 work at import: only for commands that log in
+
+    allowed = tuple(allowed_roles)
+    name = (login or os.environ.get(USER_VARIABLE) or "").strip()
+    if not name:
+        raise ConfigError(
+            f"say who acts: --user LOGIN or {USER_VARIABLE}=LOGIN (an account of "
+            f"`wangge users list`; the password from {PASSWORD_VARIABLE} or a prompt)"
+        )
+    password = os.environ.get(PASSWORD_VARIABLE) or typer.prompt(
+        f"password of {name}", hide_input=True, err=True
+    )
+    with engine().begin() as conn:  # commits a failure (rate limit) or a re-hash
+        user = auth.authenticate(conn, name, password)
+        locked = user is None and auth.locked_out(conn, name)
+    if user is None:
+        raise ConfigError(
+            f"{name}: too many failed log-ins; try again in {auth.LOCK_FOR.seconds // 60} minutes"
+            if locked
+            else f"{name}: wrong login or password"
+        )
+    if user.role not in allowed:
+        raise ConfigError(
+            f"{name} has the role {user.role}; this command needs one of {', '.join(allowed)}"
+        )
+    return user

@@ -3,7 +3,7 @@
     wangge incidents platforms [--profile small]
     wangge incidents report KEY --category fire --source whistle --lon .. --lat .. --actor W1
     wangge incidents load FILE.csv|FILE.json [--actor NAME]
-    wangge incidents move ID STATUS --actor NAME --role ROLE [--note ..] [--satisfaction N]
+    wangge incidents move ID STATUS [--user LOGIN] [--role ROLE] [--note ..] [--satisfaction N]
     wangge incidents history ID
 
 Registered in ``geo/cli/_main.py`` with ``app.add_typer(incidents_app, name="incidents")``.
@@ -11,6 +11,11 @@ A load file has one row per report: ``client_key, category_code, source, reporte
 8601; without an offset the county's local time), ``lon, lat`` (EPSG:4326) or
 ``household_code``, optionally ``description, actor, role``.  User text (notes, actors,
 names) is printed as text, never as Rich markup.
+
+``move`` acts as an account (``app_user``): ``--user`` or ``WANGGE_USER``, its password from
+``WANGGE_PASSWORD`` or a prompt (:func:`geo.cli._common.acting_user`); the account's login is
+recorded as the actor, its role decides the incident roles it may move as
+(:data:`MOVES_AS`), and row-level security its incidents.
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from geo import incidents
-from geo.cli._common import engine, err, one_line_errors, start_invocation
-from geo.errors import DataError
+from geo import auth, incidents
+from geo.cli._common import acting_user, engine, err, one_line_errors, start_invocation
+from geo.errors import ConfigError, DataError
 
 app = typer.Typer(
     help="Incidents: intake, moves, history.", no_args_is_help=True, callback=start_invocation
@@ -269,23 +274,53 @@ def load(
             raise typer.Exit(1)
 
 
+#: The incident roles (:data:`geo.incidents.ROLES`) each account role may move cases as: a
+#: township official as the township, the centre as itself or for a department (it records
+#: the departments' answers), an administrator as any.
+MOVES_AS = {
+    "township": ("township",),
+    "centre": ("centre", "department"),
+    "admin": incidents.ROLES,
+}
+
+
 @app.command("move")
 def move(
     incident_id: int,
     status: str,
-    actor: str = typer.Option(..., help="Who makes the move."),
-    role: str = typer.Option(..., help=f"One of: {', '.join(incidents.ROLES)}."),
+    user: str | None = typer.Option(
+        None,
+        "--user",
+        help="Account that moves it (default WANGGE_USER); password from "
+        "WANGGE_PASSWORD or a prompt. Recorded as the actor.",
+    ),
+    role: str | None = typer.Option(
+        None,
+        help="Incident role to act in, one the account may take (township: township; "
+        "centre: centre or department; admin: any). Default: the first of those.",
+    ),
     note: str | None = typer.Option(None),
     platform: str | None = typer.Option(None, help="Platform, when dispatching."),
     category: str | None = typer.Option(None, help="New category, when re-dispatching."),
     satisfaction: int | None = typer.Option(None, help="1..5, with fed_back."),
 ) -> None:
-    """Move an incident to STATUS (refused with the allowed moves if the rules forbid it)."""
+    """Move an incident to STATUS as a logged-in account (refused with the allowed moves if
+    the rules forbid it; a township account sees only its township's incidents)."""
     with one_line_errors():
-        event = incidents.with_retries(
-            engine(), incidents.transition, incident_id, status, actor=actor, role=role,
-            note=note, platform=platform, category=category, satisfaction=satisfaction,
-        )  # fmt: skip
+        acting = acting_user(MOVES_AS, login=user)
+        allowed = MOVES_AS[acting.role]
+        role = role or allowed[0]
+        if role not in allowed:
+            raise ConfigError(
+                f"--role {role}: {acting.login} ({acting.role}) may move cases as "
+                f"{', '.join(allowed)} only"
+            )
+        with auth.as_user(acting):  # row-level security: the account's scope
+            event = incidents.with_retries(
+                engine(), incidents.transition, incident_id, status, actor=acting.login,
+                role=role, note=note, platform=platform, category=category,
+                satisfaction=satisfaction,
+            )  # fmt: skip
         out.print(f"incident {incident_id}: {event.from_status} -> {event.to_status}", markup=False)
 
 
