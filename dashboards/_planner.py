@@ -118,6 +118,18 @@ class Comparison:
     cells_added: list[str]
     cells_removed: list[str]
     cells_reshaped: list[str]
+    published: plans.VillageView | None = None
+    workers: pd.DataFrame | None = None  # workers whose cell would change
+    incidents: pd.DataFrame | None = None  # open incidents whose cell would change
+
+
+@_shared.scoped_cache(600, max_entries=32)
+def rejoin_preview(plan_id: int, village: str, version: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Workers and open incidents of the village whose cell publishing the plan would change
+    (:func:`geo.plans.rejoin_preview`; cached per plan version)."""
+    del version  # the cache key only
+    with _shared.engine().connect() as conn:
+        return plans.rejoin_preview(conn, plan_id, village)
 
 
 def compare(view: plans.VillageView) -> Comparison:
@@ -150,6 +162,7 @@ def compare(view: plans.VillageView) -> Comparison:
         if int(a.at[c, "households"]) != int(b.at[c, "households"])
         or not shapely.equals_exact(a.geometry[c], b.geometry[c], 1e-7)
     ]
+    workers, incidents = rejoin_preview(view.plan_id, view.village_code, view.version)
     return Comparison(
         str(published["name"].iloc[0]),
         other.cells,
@@ -157,6 +170,9 @@ def compare(view: plans.VillageView) -> Comparison:
         sorted(set(b.index) - set(a.index)),
         sorted(set(a.index) - set(b.index)),
         sorted(reshaped),
+        other,
+        workers,
+        incidents,
     )
 
 

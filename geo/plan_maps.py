@@ -5,6 +5,7 @@ Pure folium (no database, no Streamlit), so a notebook draws the same maps as th
 - :func:`village_map`: the village's cells coloured by households against the bounds
   (in bounds: blues by size; too small or too big: orange/red, hatched border), each cell
   labelled with its number and households, cells in pieces outlined in thick dashed red,
+  locked cells in dotted purple with "locked" under their number,
   the households as points (their code in the tooltip, so a click names one), the village
   outline, and the selection tools (:class:`SelectTools`).
 - :func:`selection_layer`: the selected households as a layer that a page can swap
@@ -35,6 +36,7 @@ from geo.projection import STORAGE_CRS, require_crs
 
 __all__ = [
     "IN_PIECES",
+    "LOCKED",
     "SELECTED",
     "TOO_BIG",
     "TOO_SMALL",
@@ -53,6 +55,8 @@ TOO_BIG = "#d7191c"
 IN_PIECES = "#b2182b"
 #: Selected households.
 SELECTED = "#ffd400"
+#: Edge of a locked cell (dotted), which edits and rebuilds keep.
+LOCKED = "#542788"
 
 _HOUSEHOLD = "#222222"
 
@@ -83,6 +87,7 @@ def village_map(
     target: str | None = None,
     tools: bool = True,
     tiles: str | None = None,
+    locked: frozenset[str] | set[str] = frozenset(),
 ) -> folium.Map:
     """The workbench map of one village.
 
@@ -103,6 +108,8 @@ def village_map(
         Add the box and polygon selection tools.
     tiles : str, optional
         Background tiles (need the internet); None draws on a plain background.
+    locked : set of str
+        Locked cells: a dotted purple edge and "locked" in their label.
 
     Returns
     -------
@@ -113,8 +120,8 @@ def village_map(
     for frame in (cells, households, village):
         require_crs(frame)
     m = base_map(village, tiles=tiles)
-    _cells_layer(cells, bounds, target).add_to(m)
-    _labels_layer(cells).add_to(m)
+    _cells_layer(cells, bounds, target, locked=locked).add_to(m)
+    _labels_layer(cells, locked).add_to(m)
     _households_layer(households).add_to(m)
     outline(m, village, name="village", colour="#111111", weight=3.0, tolerance_m=1.0)
     if tools:
@@ -198,7 +205,12 @@ def compare_map(
 
 
 def _cells_layer(
-    cells: gpd.GeoDataFrame, bounds: CellBounds, target: str | None, *, opacity: float = 0.6
+    cells: gpd.GeoDataFrame,
+    bounds: CellBounds,
+    target: str | None,
+    *,
+    opacity: float = 0.6,
+    locked: frozenset[str] | set[str] = frozenset(),
 ) -> folium.GeoJson:
     lo, hi = bounds.min_size, bounds.max_size
     n = cells["households"].astype(int)
@@ -207,14 +219,17 @@ def _cells_layer(
         _pieces=~cells["contiguous"].astype(bool),
         _out=~n.between(lo, hi),
         _target=cells["code"] == target,
+        _locked=cells["code"].isin(list(locked)),
         _tip=[f"cell {c} · {k} households" for c, k in zip(cells["code"], n, strict=True)],
     )
     frame["_tip"] = [
-        t + (f" · {r}" if isinstance(r, str) and r else "")
-        for t, r in zip(frame["_tip"], cells["flag_reason"], strict=True)
+        t + (f" · {r}" if isinstance(r, str) and r else "") + (" · locked" if k else "")
+        for t, r, k in zip(frame["_tip"], cells["flag_reason"], frame["_locked"], strict=True)
     ]
     data = light_geojson(
-        frame, columns=["code", "_fill", "_pieces", "_out", "_target", "_tip"], tolerance_m=0.5
+        frame,
+        columns=["code", "_fill", "_pieces", "_out", "_target", "_locked", "_tip"],
+        tolerance_m=0.5,
     )
 
     def style(feature: dict) -> dict:
@@ -222,6 +237,8 @@ def _cells_layer(
         edge = {"color": "#333333", "weight": 1.2}
         if p["_out"]:
             edge = {"color": TOO_BIG, "weight": 2.5}
+        if p["_locked"]:
+            edge = {"color": LOCKED, "weight": 3.5, "dashArray": "2 6"}
         if p["_pieces"]:
             edge = {"color": IN_PIECES, "weight": 4, "dashArray": "8 6"}
         if p["_target"]:
@@ -238,23 +255,27 @@ def _cells_layer(
     )
 
 
-def _labels_layer(cells: gpd.GeoDataFrame) -> folium.FeatureGroup:
+def _labels_layer(
+    cells: gpd.GeoDataFrame, locked: frozenset[str] | set[str] = frozenset()
+) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name="labels")
     pts = cells.geometry.to_crs(STORAGE_CRS).representative_point()
     for code, n, p in zip(cells["code"], cells["households"].astype(int), pts, strict=True):
         number = str(code).rsplit("-", 1)[-1]
+        lock = '<br><span class="wg-lock">locked</span>' if code in locked else ""
         folium.Marker(
             [p.y, p.x],
             icon=folium.DivIcon(
-                html=(f'<div class="wg-label"><b>{number}</b><br>{n}</div>'),
-                icon_size=(44, 30),
-                icon_anchor=(22, 15),
+                html=(f'<div class="wg-label"><b>{number}</b><br>{n}{lock}</div>'),
+                icon_size=(44, 42 if lock else 30),
+                icon_anchor=(22, 21 if lock else 15),
             ),
             interactive=False,
         ).add_to(group)
     style = (
         "<style>.wg-label{font:600 12px/1.15 system-ui,sans-serif;text-align:center;"
         "color:#111;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff;pointer-events:none}"
+        ".wg-lock{font-size:10px;color:#542788;letter-spacing:.02em}"
         "</style>"
     )
     group.add_child(folium.Element(style))

@@ -7,6 +7,7 @@ draft; the rules of the village are shown again after each one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import pandas as pd
@@ -44,7 +45,7 @@ def main() -> None:
     with left:
         _map(view)
     with right:
-        _rules(view)
+        _rules(view, partial(_fix_unassigned, view, seen_version))
         if view.status == "draft":
             _selection(view)
             _edits(view, seen_version)
@@ -141,6 +142,7 @@ def _map(view: plans.VillageView) -> None:
         bounds=view.bounds,
         target=state["wb_target"],
         tools=view.status == "draft",
+        locked=view.locked,
     )
     result = st_folium(
         m,
@@ -158,7 +160,8 @@ def _map(view: plans.VillageView) -> None:
         st.rerun()
     st.caption(
         "Colour: households per cell (blues within the bounds, orange too few, red too "
-        "many); thick dashed red edge: a cell in pieces. Click a household to select it, "
+        "many); thick dashed red edge: a cell in pieces; dotted purple edge, labelled "
+        "'locked': a locked cell. Click a household to select it, "
         "a cell to make it the target; ▭ Box / ⬠ Polygon select the households inside."
     )
 
@@ -166,7 +169,7 @@ def _map(view: plans.VillageView) -> None:
 # --------------------------------------------------------------------------- rules
 
 
-def _rules(view: plans.VillageView) -> None:
+def _rules(view: plans.VillageView, fix: Callable[[], None] | None = None) -> None:
     m = view.metrics
     lo, hi = view.bounds.min_size, view.bounds.max_size
     cells = view.cells
@@ -200,6 +203,12 @@ def _rules(view: plans.VillageView) -> None:
                 st.caption(f"… and {len(flags) - 12} more")
         else:
             st.markdown(":green[■] Every cell within bounds, in one piece; no household left out.")
+        if view.left_out and view.status == "draft" and fix is not None:
+            fix()
+        if view.locked:
+            st.caption(
+                "Locked cells (kept by edits and rebuilds): " + ", ".join(sorted(view.locked))
+            )
         pm = view.plan_metrics
         share = pm.get("share_within_bounds")
         st.caption(
@@ -313,6 +322,20 @@ def _edits(view: plans.VillageView, seen_version: int) -> None:
             _do(run, plans.Rebuild(view.village_code, grids.CellBounds(int(lo), int(hi))))
         st.rerun()
 
+    k1, k2 = st.columns([3, 2])
+    lock_cell = k1.selectbox(
+        "Lock a cell (rebuilds keep it)",
+        cells,
+        key="wb_lock_cell",
+        format_func=lambda c: (
+            f"{c} ({_size(view, c)} hh)" + (" · locked" if c in view.locked else "")
+        ),
+    )
+    is_locked = lock_cell in view.locked
+    if k2.button("Unlock" if is_locked else "Lock", key="wb_lock", width="stretch"):
+        _do(run, (plans.Unlock if is_locked else plans.Lock)((lock_cell,)))
+        st.rerun()
+
     undo, redo = plans.undo_redo_state(_planner.history(view.plan_id))
     h1, h2 = st.columns(2)
     if h1.button(
@@ -326,6 +349,19 @@ def _edits(view: plans.VillageView, seen_version: int) -> None:
         width="stretch",
     ):  # fmt: skip
         _planner.run_edit(plans.redo_edit, view.plan_id, seen_version, by)
+        st.rerun()
+
+
+def _fix_unassigned(view: plans.VillageView, seen_version: int) -> None:
+    """The *Fix unassigned* button: the village's left-out households into adjacent cells."""
+    by = st.session_state.get("wb_by") or _planner.default_user()
+    if st.button(
+        f"Fix unassigned: put the {len(view.left_out)} household(s) in adjacent cells",
+        key="wb_fix",
+        type="primary",
+    ):
+        run = partial(_planner.run_edit, plan_id=view.plan_id, version=seen_version, by=by)
+        _do(run, plans.FixUnassigned(view.village_code))
         st.rerun()
 
 
@@ -372,11 +408,25 @@ def _compare(view: plans.VillageView) -> None:
     if view.plan_name == found.published_name and view.status == "published":
         st.info("This is the published plan.")
         return
-    a, b, c, d = st.columns(4)
+    a, b, c, d, e, f = st.columns(6)
     a.metric("Households moved", len(found.moved))
     b.metric("Cells added", len(found.cells_added))
     c.metric("Cells removed", len(found.cells_removed))
     d.metric("Cells reshaped", len(found.cells_reshaped))
+    e.metric("Workers affected", len(found.workers))
+    f.metric("Open incidents affected", len(found.incidents))
+    mode = st.radio(
+        "Maps", ["Overlay", "Side by side"], horizontal=True, key="wb_compare_mode",
+        label_visibility="collapsed",
+    )  # fmt: skip
+    if mode == "Side by side":
+        _side_by_side(view, found)
+    else:
+        _overlay(view, found)
+    _affected(found)
+
+
+def _overlay(view: plans.VillageView, found: _planner.Comparison) -> None:
     left, right = st.columns([3, 2])
     with left:
         m = plan_maps.compare_map(
@@ -396,6 +446,42 @@ def _compare(view: plans.VillageView) -> None:
             st.dataframe(found.moved, hide_index=True, height=480)
         else:
             st.success("No household changes cell in this village.")
+
+
+def _side_by_side(view: plans.VillageView, found: _planner.Comparison) -> None:
+    """The published plan's village and the draft's, one map each (no tools)."""
+    left, right = st.columns(2)
+    for column, shown, title in (
+        (left, found.published, f"Published · {found.published_name}"),
+        (right, view, f"This draft · {view.plan_name} v{view.version}"),
+    ):
+        with column:
+            st.markdown(f"**{title}**")
+            m = plan_maps.village_map(
+                shown.cells, shown.households, shown.outline, bounds=shown.bounds, tools=False,
+                locked=shown.locked,
+            )  # fmt: skip
+            st_folium(
+                m, height=480, use_container_width=True, returned_objects=[],
+                key=f"wb_side_{shown.plan_id}",
+            )  # fmt: skip
+
+
+def _affected(found: _planner.Comparison) -> None:
+    """Workers and open incidents whose cell publishing this draft would change."""
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Grid workers whose cell would change**")
+        if len(found.workers):
+            st.dataframe(found.workers, hide_index=True, width="stretch")
+        else:
+            st.caption("None in this village.")
+    with right:
+        st.markdown("**Open incidents whose cell would change**")
+        if len(found.incidents):
+            st.dataframe(found.incidents, hide_index=True, width="stretch")
+        else:
+            st.caption("None in this village.")
 
 
 def _history(view: plans.VillageView) -> None:

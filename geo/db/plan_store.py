@@ -799,6 +799,14 @@ def village_township(conn: Connection, village_code: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- re-join on publish
 
 
+_BEST_CELL = (
+    "SELECT DISTINCT ON (o.cell_code) o.cell_code AS old_cell, n.cell_code AS new_cell "
+    "FROM cell_assignment o JOIN cell_assignment n ON n.household_code = o.household_code "
+    "AND n.plan_id = :new WHERE o.plan_id = :old GROUP BY o.cell_code, n.cell_code "
+    "ORDER BY o.cell_code, count(*) DESC, n.cell_code"
+)
+
+
 def rejoin_workers(conn: Connection, old_plan_id: int, new_plan_id: int, *, by: str) -> int:
     """Post the workers of the old plan's cells to the new plan's cells; how many moved.
 
@@ -808,10 +816,7 @@ def rejoin_workers(conn: Connection, old_plan_id: int, new_plan_id: int, *, by: 
     """
     moved = conn.execute(
         text(
-            "WITH best AS (SELECT DISTINCT ON (o.cell_code) o.cell_code AS old_cell, "
-            "n.cell_code AS new_cell FROM cell_assignment o JOIN cell_assignment n "
-            "ON n.household_code = o.household_code AND n.plan_id = :new WHERE o.plan_id = :old "
-            "GROUP BY o.cell_code, n.cell_code ORDER BY o.cell_code, count(*) DESC, n.cell_code), "
+            f"WITH best AS ({_BEST_CELL}), "
             "moved AS (UPDATE grid_worker w SET plan_id = :new, cell_code = b.new_cell "
             "FROM best b WHERE w.plan_id = :old AND w.cell_code = b.old_cell "
             "RETURNING w.code, w.township_code, b.old_cell, b.new_cell) "
@@ -881,3 +886,62 @@ def plan_rejoins(conn: Connection, new_plan_id: int) -> pd.DataFrame:
         conn,
         params={"p": new_plan_id},
     )
+
+
+def rejoin_preview_workers(
+    conn: Connection, old_plan_id: int, new_plan_id: int, village_code: str
+) -> pd.DataFrame:
+    """The workers of the old plan's cells in a village and where publishing the new plan
+    would post them (the rule of :func:`rejoin_workers`; nothing written).
+
+    Columns ``code``, ``name``, ``cell_now``, ``cell_after`` (None: stays), by code.
+    """
+    return pd.read_sql(
+        text(
+            f"WITH best AS ({_BEST_CELL}) SELECT w.code, w.name, w.cell_code AS cell_now, "
+            "b.new_cell AS cell_after FROM grid_worker w JOIN grid_cell c "
+            "ON c.plan_id = w.plan_id AND c.code = w.cell_code LEFT JOIN best b "
+            "ON b.old_cell = w.cell_code WHERE w.plan_id = :old AND c.village_code = :v "
+            "ORDER BY w.code"
+        ),
+        conn,
+        params={"old": old_plan_id, "new": new_plan_id, "v": village_code},
+    )
+
+
+def rejoin_preview_incidents(
+    conn: Connection,
+    old_plan_id: int,
+    new_plan_id: int,
+    village_code: str,
+    *,
+    done_states: tuple[str, ...],
+) -> pd.DataFrame:
+    """The open incidents of the old plan in a village and the new plan's cell each would
+    get on publishing (the rule of :func:`rejoin_incidents`; nothing written).
+
+    Columns ``id``, ``status``, ``category_code``, ``cell_now``, ``cell_after``, by id.
+    """
+    return pd.read_sql(
+        text(
+            "SELECT i.id, i.status, i.category_code, i.cell_code AS cell_now, "
+            "coalesce((SELECT c.code FROM grid_cell c WHERE c.plan_id = :new "
+            "AND ST_Intersects(c.geom, i.geom) ORDER BY c.code LIMIT 1), "
+            "(SELECT a.cell_code FROM cell_assignment a WHERE a.plan_id = :new "
+            "AND a.household_code = i.household_code), i.cell_code) AS cell_after "
+            "FROM incident i WHERE i.plan_id = :old AND i.village_code = :v "
+            "AND i.status <> ALL(CAST(:done AS text[])) ORDER BY i.id"
+        ),
+        conn,
+        params={"old": old_plan_id, "new": new_plan_id, "v": village_code,
+                "done": list(done_states)},
+    )  # fmt: skip
+
+
+def published_plan_of(conn: Connection, county_code: str) -> int | None:
+    """Id of the county's published plan, or None."""
+    found = conn.execute(
+        text("SELECT id FROM grid_plan WHERE county_code = :c AND status = 'published'"),
+        {"c": county_code},
+    ).scalar_one_or_none()
+    return None if found is None else int(found)

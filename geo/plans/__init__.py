@@ -53,6 +53,7 @@ from geo.plans._publish import (
     plan_rejoins,
     publication_faults,
     publish_plan,
+    rejoin_preview,
 )
 from geo.plans._store import (
     check_plan_name,
@@ -134,6 +135,7 @@ __all__ = [
     "publish_plan",
     "rebuild_village",
     "redo_edit",
+    "rejoin_preview",
     "save_plan",
     "split_cell",
     "undo_edit",

@@ -137,3 +137,58 @@ def plan_rejoins(
     """
     row = plan_store.find_plan(conn, plan_ref, county_code=county_code)
     return plan_store.plan_rejoins(conn, row.id)
+
+
+def rejoin_preview(
+    conn: Connection, plan_ref: int | str, village_code: str, *, county_code: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The workers and open incidents of one village whose cell publishing ``plan_ref``
+    would change, against the county's published plan (nothing written).
+
+    A worker's or incident's cell changes when publishing would put it in a cell of
+    another code, or in a cell with other households than its cell now (the rules of
+    :func:`publish_plan`).
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        Workers (``code``, ``name``, ``cell_now``, ``cell_after``) and open incidents
+        (``id``, ``status``, ``category_code``, ``cell_now``, ``cell_after``) affected; empty
+        when the county has no published plan or ``plan_ref`` is it.
+    """
+    row = plan_store.find_plan(conn, plan_ref, county_code=county_code)
+    published = plan_store.published_plan_of(conn, row.county_code)
+    if published is None or published == row.id:
+        return _no_workers(), _no_incidents()
+    workers = plan_store.rejoin_preview_workers(conn, published, row.id, village_code)
+    found = plan_store.rejoin_preview_incidents(
+        conn, published, row.id, village_code, done_states=INCIDENT_DONE_STATES
+    )
+    changed = _changed_cells(conn, published, row.id, village_code)
+    return _affected(workers, changed), _affected(found, changed)
+
+
+def _affected(frame: pd.DataFrame, changed: set[str]) -> pd.DataFrame:
+    after = frame["cell_after"].fillna(frame["cell_now"])
+    hit = after.ne(frame["cell_now"]) | frame["cell_now"].isin(changed)
+    return frame.assign(cell_after=after).loc[hit].reset_index(drop=True)
+
+
+def _changed_cells(conn: Connection, old: int, new: int, village_code: str) -> set[str]:
+    """Cells of plan ``old`` in the village whose households are not one cell of ``new``
+    under the same code."""
+    households = plan_store.village_households(conn, village_code)
+    a = plan_store.assignment_for(conn, old, households).set_index("household_code")
+    b = plan_store.assignment_for(conn, new, households).set_index("household_code")
+    pair = pd.DataFrame({"old": a["cell_code"], "new": b["cell_code"]})
+    moved_out = set(pair.loc[pair["old"].ne(pair["new"]) & pair["old"].notna(), "old"])
+    moved_in = set(pair.loc[pair["old"].ne(pair["new"]) & pair["new"].notna(), "new"])
+    return moved_out | moved_in
+
+
+def _no_workers() -> pd.DataFrame:
+    return pd.DataFrame(columns=["code", "name", "cell_now", "cell_after"])
+
+
+def _no_incidents() -> pd.DataFrame:
+    return pd.DataFrame(columns=["id", "status", "category_code", "cell_now", "cell_after"])

@@ -36,7 +36,38 @@ def planner_db(server_url: str) -> Iterator[str]:
                 conn, built, county_code="999001", name="base", created_by="x"
             )
             plans.publish_plan(conn, plan_id, by="chief")
+            _workers_and_incidents(conn, plan_id)
         yield url
+
+
+def _workers_and_incidents(conn, plan_id: int) -> None:
+    """A worker on the village's first cell and three incidents there, one closed."""
+    from datetime import UTC, datetime, timedelta
+
+    from geo import incidents
+
+    incidents.sync_platforms(conn, "yanchi")
+    first = conn.execute(
+        text("SELECT min(code) FROM grid_cell WHERE plan_id = :p AND village_code = :v"),
+        {"p": plan_id, "v": VILLAGE},
+    ).scalar_one()
+    conn.execute(
+        text("INSERT INTO grid_worker (code, name, township_code, plan_id, cell_code) "
+             "VALUES ('w1', 'Wang', :t, :p, :c)"), {"t": VILLAGE[:9], "p": plan_id, "c": first}
+    )  # fmt: skip
+    category = conn.execute(text("SELECT min(code) FROM incident_category")).scalar_one()
+    homes = conn.execute(
+        text("SELECT code FROM household WHERE village_code = :v ORDER BY code LIMIT 3"),
+        {"v": VILLAGE},
+    ).scalars()
+    for i, home in enumerate(homes):
+        done = incidents.report(
+            conn, f"ui-{i}", category=category, source="whistle", household=home,
+            reported_at=datetime.now(UTC) - timedelta(hours=3), actor="test",
+        )  # fmt: skip
+        if i == 2:
+            conn.execute(text("UPDATE incident SET status = 'closed' WHERE id = :i"),
+                         {"i": done.id})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +144,9 @@ def _box_select(page, frame, lonlats: list[tuple[float, float]]) -> None:
 @pytest.mark.browser
 @pytest.mark.db
 @pytest.mark.slow
-def test_draft_select_move_flag_undo_merge_stale_publish(server: str, planner_db: str) -> None:
+def test_draft_select_move_flag_undo_merge_stale_lock_fix_publish(
+    server: str, planner_db: str
+) -> None:
     from playwright.sync_api import sync_playwright
 
     engine = get_engine(planner_db)
@@ -182,12 +215,63 @@ def test_draft_select_move_flag_undo_merge_stale_publish(server: str, planner_db
         _wait_text(page, f"version 5: merge {a} and {b}")
         _shot(page, "06_merged")
 
+        # a second planner, in another browser, edits the same village: this page's next
+        # edit is refused with who changed it, and the page reloads the village
+        second = chromium.new_context(viewport={"width": 1920, "height": 1080})
+        page2 = second.new_page()
+        page2.goto(server)
+        _wait_text(page2, "Planner's workbench")
+        _wait_text(page2, "only a draft is edited")  # the published plan, drawn
+        page2.wait_for_timeout(1500)
+        page2.get_by_label("Plan", exact=True).first.click()  # the plan selector
+        page2.get_by_role("option", name="draft-b").first.click()
+        _wait_text(page2, "draft, version 5")
+        page2.get_by_role("button", name="Split", exact=True).click()
+        _wait_text(page2, "version 6: split")
+        _shot(page2, "07_second_browser_split")
+        second.close()
+        page.get_by_role("button", name="Split", exact=True).click()
+        _wait_text(page, "is at version 6, not 5: last changed by")
+        _shot(page, "08_concurrent_edit_refused")
+        _wait_text(page, "draft, version 6")  # the village as the other planner left it
+        page.wait_for_timeout(2500)
+        page.get_by_role("button", name="Undo").click()  # and the page edits on from there
+        _wait_text(page, "version 7: undo of version 6")
+
+        # a household loaded after the plan was built is in no cell: lock a cell (a new
+        # version, so the page reads the village again), then "Fix unassigned"
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO household (code, natural_unit_code, village_code, residents, "
+                     "residents_at_home, colour, geom) SELECT left(code, 15) || '0999', "
+                     "natural_unit_code, village_code, 2, 1, colour, "
+                     "ST_Translate(geom, 0.00003, 0.00003) FROM household "
+                     "WHERE village_code = :v ORDER BY code LIMIT 1"), {"v": VILLAGE}
+            )  # fmt: skip
+        page.get_by_role("button", name="Lock", exact=True).click()
+        _wait_text(page, "version 8: lock cell(s)")
+        _wait_text(page, "Locked cells (kept by edits and rebuilds)")
+        _wait_text(page, "1 household(s) in no cell")
+        _shot(page, "09_locked_and_left_out")
+        page.get_by_role("button", name="Fix unassigned").click()
+        _wait_text(page, "version 9: assign the 1 household(s) left out")
+        page.wait_for_timeout(2000)  # the page settles
+        _shot(page, "10_fixed_unassigned")
+
+        page.get_by_role("tab", name="Compare with published").click()
+        _wait_text(page, "Workers affected")
+        _wait_text(page, "Open incidents whose cell would change")
+        page.get_by_text("Side by side").click()
+        _wait_text(page, "Published · base")
+        page.wait_for_timeout(2000)
+        _shot(page, "11_compare_side_by_side")
+
         page.get_by_role("tab", name="Publish & download").click()
         _wait_text(page, "Publishable")
         page.get_by_role("button", name="Publish this draft").click()
         _wait_text(page, "published; the county's previous plan is archived")
-        _wait_text(page, "re-joined to the new cells")
-        _shot(page, "07_published")
+        _wait_text(page, "re-joined to the new cells: 1 grid worker(s), 2 open incident(s)")
+        _shot(page, "12_published")
         chromium.close()
     with engine.connect() as conn:
         statuses = dict(conn.execute(text("SELECT name, status FROM grid_plan")).all())
@@ -196,7 +280,26 @@ def test_draft_select_move_flag_undo_merge_stale_publish(server: str, planner_db
                  "WHERE p.status = 'published'")
         ).scalar_one()  # fmt: skip
     assert statuses == {"base": "archived", "draft-b": "published"}
-    assert counted == 1200  # the published plan still holds every household once
+    assert counted == 1201  # the published plan holds every household once, the new one too
+    _wall_sums_to_its_headline(engine)
+
+
+def _wall_sums_to_its_headline(engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from geo.db import queries
+
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    start = end - timedelta(days=2)
+    with engine.connect() as conn:
+        units = queries.wall_unit_counts(conn, "999001", start=start, end=end)
+        headline = queries.wall_headline(conn, "999001", start=start, end=end).iloc[0]
+        on_plan = conn.execute(
+            text("SELECT count(*) FROM incident i JOIN grid_plan p ON p.id = i.plan_id "
+                 "WHERE p.status = 'published'")
+        ).scalar_one()  # fmt: skip
+    assert int(units["incidents"].sum()) == int(headline["reported"]) == 3
+    assert on_plan == int(headline["open"]) == 2  # the open ones follow the new plan
 
 
 def _adjacent(view: plans.VillageView) -> tuple[str, str]:

@@ -94,6 +94,16 @@ def test_publish_rejoins_workers_and_open_incidents_and_keeps_history(
     merged = plans.merge_cells(conn, draft, a, b, expected_version=1, by="ana")
     keep = min(a, b)
     assert keep in set(merged.cells["code"])
+    # the compare tab's preview: who would change cell, and where to (nothing written)
+    workers, open_ = plans.rejoin_preview(conn, draft, village)
+    assert dict(zip(workers["code"], workers["cell_after"], strict=True)) == {
+        "w-a": keep, "w-b": keep
+    }  # fmt: skip
+    assert sorted(open_["id"]) == sorted([open_a, open_b])
+    assert set(open_["cell_after"]) == {keep}
+    assert _placed(conn, "grid_worker", "code", "w-b") == (published, b)
+    untouched = next(v for v in plans.plan_villages(conn, draft)["village_code"] if v != village)
+    assert all(frame.empty for frame in plans.rejoin_preview(conn, draft, untouched))
     done = plans.publish_plan(conn, draft, by="chief")
 
     assert (done.plan_id, done.archived) == (draft, published)
