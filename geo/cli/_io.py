@@ -1,4 +1,4 @@
-"""``wangge load KIND FILE`` and ``wangge export plan PLAN_ID FILE``.
+"""``wangge load KIND FILE`` and ``wangge export plan PLAN FILE``.
 
 Registered in :mod:`geo.cli` as ``wangge load`` and ``wangge export``. ``app`` below holds
 both commands, for testing them on their own.
@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from geo.cli._common import start_invocation
+from geo.cli._grids import PlanArg
 
 app = typer.Typer(
     help="Load county files and export plans.", no_args_is_help=True, callback=start_invocation
@@ -96,7 +97,7 @@ def load_command(
 
 @export_app.command("plan")
 def export_plan(
-    plan_id: Annotated[int, typer.Argument(help="Id of the grid plan.")],
+    plan: PlanArg,
     file: Annotated[Path, typer.Argument(help="Target file (.gpkg, .geojson, .parquet, ...).")],
     fmt: Annotated[
         str | None,
@@ -109,12 +110,17 @@ def export_plan(
         ),
     ] = False,
 ) -> None:
-    """Export grid plan PLAN_ID (cells, and households with --households) to FILE."""
-    from geo import export
+    """Export grid plan PLAN (cells, and households with --households) to FILE.
+
+    PLAN is an id or a name, read as the `wangge grids` commands read it.
+    """
+    from geo import export, plans
     from geo.cli._common import engine, one_line_errors, out
 
     with one_line_errors():
         engine = engine()
+        with engine.connect() as conn:
+            plan_id = plans.describe_plan(conn, plan)["id"]
         written = export.plan_to_file(
             engine, plan_id, file, driver=fmt, include_households=households
         )

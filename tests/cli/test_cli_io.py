@@ -127,4 +127,14 @@ def test_export_plan(db: str, tmp_path: Path) -> None:
     assert sorted(pyogrio.list_layers(out)[:, 0]) == ["cells", "households"]
     missing = runner.invoke(app, ["export", "plan", "999999", str(out)])
     assert missing.exit_code == 1
-    assert "no grid plan 999999" in missing.output
+    assert "no plan with id 999999" in missing.output
+    # by name, as `wangge grids` commands take it
+    by_name = tmp_path / "by-name.geojson"
+    result = runner.invoke(app, ["export", "plan", "试点方案", str(by_name)])
+    assert result.exit_code == 0, result.output
+    assert by_name.exists()
+    for ref in (f"#{plan_id}", f"id:{plan_id}"):
+        assert runner.invoke(app, ["export", "plan", ref, str(out)]).exit_code == 0
+    ghost = runner.invoke(app, ["export", "plan", "ghost", str(out)])
+    assert ghost.exit_code == 1
+    assert "no plan 'ghost'" in ghost.output
