@@ -6,8 +6,12 @@ per household (:func:`unit_hotspots`), the platforms' board and where open cases
 escalation chain.  Everything that leaves this module for the wall has been through the one
 small-count rule, :func:`geo.privacy.suppress_small` (:func:`suppress_counts`).
 
-The inputs are the aggregates of :mod:`geo.db.queries` (``wall_unit_counts``,
-``platform_board``, ``chain_stages`` ...), so a notebook can draw the same wall from a file.
+The inputs are the aggregates of :mod:`geo.db.queries`: the wall page reads them through its
+own login (``wall_period_units``, ``wall_period_platforms``, ``wall_period_chain`` ...: counts
+already blanked by the database, docs/security.md), a notebook through the raw ones
+(``wall_unit_counts``, ``platform_board``, ``chain_stages`` ...) and :func:`suppress_counts`,
+or from a file.  A unit whose households arrive blanked (NULL, read as 0) is under the
+threshold, so :func:`unit_hotspots` leaves it out of Gi*.
 """
 
 from __future__ import annotations
