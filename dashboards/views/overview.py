@@ -40,8 +40,8 @@ if "report" in shown.columns:
     st.table(styled, width="content")
 else:
     st.caption(
-        f"Not generated from a seed profile: no report to compare with. {levels.MISSING}: no "
-        "published plan."
+        "Not generated from a seed profile: no report to compare with. "
+        f"Cells {levels.MISSING} = no published plan yet."
     )
 
 townships = _shared.unit_summary("township", county_code)
