@@ -945,3 +945,127 @@ def published_plan_of(conn: Connection, county_code: str) -> int | None:
         {"c": county_code},
     ).scalar_one_or_none()
     return None if found is None else int(found)
+
+
+# --------------------------------------------------------------------------- edit write-back
+
+
+def update_village_rows(
+    conn: Connection,
+    plan_id: int,
+    village: str,
+    *,
+    before: tuple[gpd.GeoDataFrame, pd.DataFrame],
+    after: tuple[gpd.GeoDataFrame, pd.DataFrame],
+) -> None:
+    """Write an edit of one village: only the cells and assignments that changed.
+
+    ``before`` is the village's stored ``(cells, assignment)`` as read for the edit,
+    ``after`` the edit's (other villages' rows are ignored).  New cells are inserted and
+    changed ones updated first, then the households whose cell changed are re-pointed (new
+    ones inserted, gone ones deleted), then cells no longer used are deleted: every foreign
+    key holds at every step, and an edit that moves 5 households rewrites 5 assignment rows
+    and the cells that changed, not the whole village (cf. :func:`replace_village_rows`).
+    """
+    old_cells, old_a = (f.loc[f["village_code"] == village] for f in before)
+    cells, a = (f.loc[f["village_code"] == village] for f in after)
+    changed = _changed_cells(old_cells, cells)
+    _upsert_cells(conn, plan_id, changed)
+    old = dict(zip(old_a["household_code"], old_a["cell_code"], strict=True))
+    new = dict(zip(a["household_code"], a["cell_code"], strict=True))
+    moved = {h: c for h, c in new.items() if h in old and old[h] != c}
+    added = {h: c for h, c in new.items() if h not in old}
+    gone = [h for h in old if h not in new]
+    p = {"p": plan_id}
+    if moved:
+        conn.execute(
+            text(
+                "UPDATE cell_assignment a SET cell_code = u.c FROM unnest(CAST(:h AS text[]), "
+                "CAST(:c AS text[])) AS u(h, c) WHERE a.plan_id = :p AND a.household_code = u.h"
+            ),
+            {**p, "h": list(moved), "c": list(moved.values())},
+        )
+    if added:
+        conn.execute(
+            text(
+                "INSERT INTO cell_assignment (plan_id, household_code, cell_code) SELECT :p, h, c "
+                "FROM unnest(CAST(:h AS text[]), CAST(:c AS text[])) AS u(h, c)"
+            ),
+            {**p, "h": list(added), "c": list(added.values())},
+        )
+    if gone:
+        conn.execute(
+            text(
+                "DELETE FROM cell_assignment WHERE plan_id = :p "
+                "AND household_code = ANY(CAST(:h AS text[]))"
+            ),
+            {**p, "h": gone},
+        )
+    dropped = sorted(set(old_cells["code"]) - set(cells["code"]))
+    if dropped:
+        conn.execute(
+            text("DELETE FROM grid_cell WHERE plan_id = :p AND code = ANY(CAST(:c AS text[]))"),
+            {**p, "c": dropped},
+        )
+
+
+def _changed_cells(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The rows of ``new`` that are not in ``old`` exactly (same code, figures, geometry)."""
+
+    def records(frame: gpd.GeoDataFrame) -> list[dict]:
+        rows = pd.DataFrame(frame[list(CELL_DB_COLUMNS)]).to_dict("records")
+        for row, geom in zip(rows, frame.geometry.to_numpy(), strict=True):
+            row["_geom"] = geom
+        return rows
+
+    was = {r["code"]: r for r in records(old)}
+    keep = []
+    for i, row in enumerate(records(new)):
+        before = was.get(row["code"])
+        same = before is not None and all(_same(row[c], before[c]) for c in CELL_DB_COLUMNS)
+        if not (same and shapely.equals_exact(row["_geom"], before["_geom"], 0.0)):
+            keep.append(i)
+    return new.iloc[keep]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)):
+        return (a is None or (isinstance(a, float) and math.isnan(a))) and (
+            b is None or (isinstance(b, float) and math.isnan(b))
+        )
+    return bool(a == b)
+
+
+def _upsert_cells(conn: Connection, plan_id: int, cells: gpd.GeoDataFrame) -> None:
+    """Insert the new cells and update the existing ones (figures and geometry)."""
+    if cells.empty:
+        return
+    wkb = shapely.to_wkb(io.as_multipolygons(cells.geometry).to_numpy(), hex=False)
+    values = {
+        "code": cells["code"].astype(str).tolist(),
+        "village_code": cells["village_code"].astype(str).tolist(),
+        "households": [int(v) for v in cells["households"]],
+        "residents": [int(v) for v in cells["residents"]],
+        "area_m2": [float(v) for v in cells["area_m2"]],
+        "polsby_popper": [float(v) for v in cells["polsby_popper"]],
+        "flag_reason": [v if isinstance(v, str) else None for v in cells["flag_reason"]],
+        "contiguous": [bool(v) for v in cells["contiguous"]],
+        "natural_units_split": [int(v) for v in cells["natural_units_split"]],
+        "within_bounds": [bool(v) for v in cells["within_bounds"]],
+        "geom": [bytes(g) for g in wkb],
+    }
+    cols = ", ".join(CELL_DB_COLUMNS)  # constant column names, not input
+    conn.execute(
+        text(
+            f"INSERT INTO grid_cell (plan_id, {cols}, geom) SELECT :p, {cols}, "
+            "ST_SetSRID(ST_GeomFromWKB(geom), 4326) FROM unnest(CAST(:code AS text[]), "
+            "CAST(:village_code AS text[]), CAST(:households AS int[]), "
+            "CAST(:residents AS int[]), CAST(:area_m2 AS float8[]), "
+            "CAST(:polsby_popper AS float8[]), CAST(:flag_reason AS text[]), "
+            "CAST(:contiguous AS bool[]), CAST(:natural_units_split AS int[]), "
+            f"CAST(:within_bounds AS bool[]), CAST(:geom AS bytea[])) AS u({cols}, geom) "
+            "ON CONFLICT (plan_id, code) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in (*CELL_DB_COLUMNS[1:], "geom"))
+        ),
+        {"p": plan_id, **values},
+    )

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 from sqlalchemy import Connection
 
@@ -127,7 +128,10 @@ def edit_plan(
         by=by,
     )
     if not isinstance(edit, Lock | Unlock):  # a lock changes no row of the village
-        plan_store.replace_village_rows(conn, row.id, village, new.cells, new.assignment)
+        plan_store.update_village_rows(
+            conn, row.id, village, before=(sub.cells, sub.assignment),
+            after=(new.cells, new.assignment),
+        )  # fmt: skip
     metrics = metrics_after_village_edit(
         conn, row.id, params=params, previous=row.metrics, before=sub.assignment,
         after=new.assignment,
@@ -289,9 +293,11 @@ def describe_edit(edit: Edit, *, moved: int | None = None, bounds: CellBounds | 
 
 def _moved(before: grids.GridPlan, after: grids.GridPlan) -> int:
     """How many households of the village changed cell."""
-    a = before.assignment.set_index("household_code")["cell_code"]
-    b = after.assignment.set_index("household_code")["cell_code"].reindex(a.index)
-    return int((a != b).sum())
+    a, b = (
+        dict(zip(p.assignment["household_code"], p.assignment["cell_code"], strict=True))
+        for p in (before, after)
+    )
+    return sum(1 for h, c in a.items() if b.get(h) != c)
 
 
 def _check_request(edit: Edit | None, op: str | None, keywords: dict[str, Any]) -> None:
@@ -442,10 +448,24 @@ def village_plan(
 
     ``params`` are the village's: its bounds, no per-village table.
     """
-    households = plan_store.village_households(conn, village)
+    households = _object_strings(plan_store.village_households(conn, village))
     villages = plan_store.village_outline(conn, village)
     if villages.empty:
         raise DataError(f"unknown village {village!r}")
-    cells = plan_store.read_cells(conn, plan_id, village=village)
-    assignment = plan_store.assignment_for(conn, plan_id, households)
+    cells = _object_strings(plan_store.read_cells(conn, plan_id, village=village))
+    assignment = _object_strings(plan_store.assignment_for(conn, plan_id, households))
     return grids.GridPlan(cells, assignment, {}, params).attach(households, villages)
+
+
+def _object_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text columns as Python objects instead of Arrow strings.
+
+    pandas' ``isin`` on an Arrow string column turns every value looked up into an Arrow
+    scalar, one by one; the grid engine's checks look up a village's 1,000 household codes
+    several times per edit, which cost more than the re-tessellation.  On object columns
+    ``isin`` hashes.
+    """
+    text = [c for c in frame.columns if c != "geometry" and pd.api.types.is_string_dtype(frame[c])]
+    if not text:
+        return frame
+    return frame.assign(**{c: frame[c].to_numpy(dtype=object) for c in text})

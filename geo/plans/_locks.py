@@ -37,7 +37,7 @@ def refuse_locked(sub: grids.GridPlan, edit: Edit, locked: frozenset[str]) -> No
         if free:
             raise DataError(f"cell(s) not locked: {', '.join(free)}")
         return
-    hit = _locked_cells_hit(sub, edit, locked)
+    hit = _locked_cells_hit(sub, edit, locked) if locked else []
     if hit:
         raise DataError(
             f"cell(s) {', '.join(hit)} locked; `wangge grids unlock PLAN {' '.join(hit)}` "
