@@ -16,7 +16,6 @@ from dataclasses import replace
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
 import shapely
 from sqlalchemy import Connection
 
@@ -448,24 +447,10 @@ def village_plan(
 
     ``params`` are the village's: its bounds, no per-village table.
     """
-    households = _object_strings(plan_store.village_households(conn, village))
+    households = plan_store.village_households(conn, village)
     villages = plan_store.village_outline(conn, village)
     if villages.empty:
         raise DataError(f"unknown village {village!r}")
-    cells = _object_strings(plan_store.read_cells(conn, plan_id, village=village))
-    assignment = _object_strings(plan_store.assignment_for(conn, plan_id, households))
+    cells = plan_store.read_cells(conn, plan_id, village=village)
+    assignment = plan_store.assignment_for(conn, plan_id, households)
     return grids.GridPlan(cells, assignment, {}, params).attach(households, villages)
-
-
-def _object_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its text columns as Python objects instead of Arrow strings.
-
-    pandas' ``isin`` on an Arrow string column turns every value looked up into an Arrow
-    scalar, one by one; the grid engine's checks look up a village's 1,000 household codes
-    several times per edit, which cost more than the re-tessellation.  On object columns
-    ``isin`` hashes.
-    """
-    text = [c for c in frame.columns if c != "geometry" and pd.api.types.is_string_dtype(frame[c])]
-    if not text:
-        return frame
-    return frame.assign(**{c: frame[c].to_numpy(dtype=object) for c in text})
