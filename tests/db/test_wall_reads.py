@@ -267,3 +267,10 @@ def test_nobody_else_may_call_the_wall_functions(county: Connection) -> None:
     county.execute(text("SET LOCAL ROLE wangge_test_stranger"))
     with pytest.raises(ProgrammingError, match="permission denied"):
         county.execute(text("SELECT * FROM wall_period_headline('999999', now(), now())"))
+
+
+def test_whole_counts_per_unit_need_a_period_of_a_week(county: Connection) -> None:
+    now = datetime.now(UTC)
+    county.execute(text(f"SET LOCAL ROLE {WALL_ROLE}"))  # the transaction ends refused
+    with pytest.raises(pd.errors.DatabaseError, match="at least 7 days"):
+        queries.wall_period_units(county, COUNTY, start=now - timedelta(days=6), end=now)

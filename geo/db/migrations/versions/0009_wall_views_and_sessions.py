@@ -13,7 +13,8 @@
   (NULL) under ``app_setting.suppress_below`` inside the function -- except the incidents
   per map unit, which Gi* needs whole (a count of incidents in an area is not a
   household's data; the households per unit, its denominator, are blanked, and a unit
-  whose households are blanked is left out of Gi*, as before).  EXECUTE is revoked from
+  whose households are blanked is left out of Gi*, as before; the period must last at least
+  7 days, so that a whole count cannot single one report out).  EXECUTE is revoked from
   PUBLIC and granted to ``wangge_wall`` (and ``wangge_app``, for notebooks and tests).
 - ``app_session``: a browser's login that survives a reload: the SHA-256 of a random token
   (the token itself lives only in the browser's cookie), the account, created, expires,
@@ -89,6 +90,11 @@ WALL_FUNCTIONS = {
         #variable_conflict use_column
         DECLARE plan integer;
         BEGIN
+            -- Whole counts per unit: not for a short window that would single a report out.
+            IF p_end - p_start < interval '7 days' THEN
+                RAISE EXCEPTION 'wall_period_units: the period must last at least 7 days'
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
             SELECT id INTO plan FROM grid_plan
             WHERE county_code = p_county AND status = 'published';
             IF plan IS NOT NULL THEN
