@@ -11,7 +11,13 @@ repetition starts from the same plan):
 - ``undo`` of a move (restore the replaced rows, metrics, rule checks);
 - ``open`` the village as the page does (:func:`geo.plans.village_view`) - target <= 2 s.
 
-    python -m benchmarks.bench_planner [--reps 30]
+Then, in the browser (headless Debian Chromium through Playwright, the dashboards served by
+Streamlit as a planner): open each of the villages nearest 1,000 households in the
+workbench (from choosing it until its map shows all its cells; first opening, nothing
+cached) - target <= 2 s; and split a cell, then undo, each from the click until the map
+shows the new number of cells - target <= 1 s.  ``--no-browser`` skips this part.
+
+    python -m benchmarks.bench_planner [--reps 30] [--browser-reps 5] [--no-browser]
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from benchmarks._table import machine, print_table, timed
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGET_EDIT_S = 0.150
 TARGET_OPEN_S = 2.0
+TARGET_SHOWN_S = 1.0
 
 
 def _adjacent(cells) -> tuple[str, str]:
@@ -112,16 +119,115 @@ def main(argv: list[str] | None = None) -> None:
                 _, t = timed(lambda c=conn: plans.village_view(c, plan_id, village))
             open_times.append(t)
         rows.append(_row("open the village (read + checks)", open_times, TARGET_OPEN_S, t_build))
+        print_table(
+            f"Workbench edits, server side, village {village} of {n_village} households "
+            f"({reps} repetitions each, ms; full-county build {t_build:.1f} s in this run; "
+            f"{machine()}; load avg {os.getloadavg()[0]:.1f})",
+            ["operation", "p50 ms", "p95 ms", "max ms", "target ms", "p95 / full build", "ok"],
+            rows,
+        )
+        if "--no-browser" not in args:
+            n_browser = (
+                int(args[args.index("--browser-reps") + 1]) if "--browser-reps" in args else 5
+            )
+            near = (sizes - 1000).abs().sort_values().index[:n_browser]
+            browser_rows = bench_browser(url, plan_id, [str(v) for v in near], t_build)
     finally:
         engine.dispose()
         provision.drop_database(SERVER, db)
-    print_table(
-        f"Workbench edits, server side, village {village} of {n_village} households "
-        f"({reps} repetitions each, ms; full-county build {t_build:.1f} s in this run; "
-        f"{machine()}; load avg {os.getloadavg()[0]:.1f})",
-        ["operation", "p50 ms", "p95 ms", "max ms", "target ms", "p95 / full build", "ok"],
-        rows,
-    )
+    if "--no-browser" not in args:
+        print_table(
+            "Workbench in headless Chromium, villages of "
+            f"{', '.join(str(int(sizes[v])) for v in near)} households (ms; "
+            f"load avg {os.getloadavg()[0]:.1f})",
+            ["operation", "p50 ms", "p95 ms", "max ms", "target ms", "p95 / full build", "ok"],
+            browser_rows,
+        )
+
+
+def bench_browser(url: str, plan_id: int, villages: list[str], t_build: float) -> list[list]:
+    """Open each village in the workbench, then split a cell and undo it, timing each until
+    the map shows the result (a count of cell labels); rows for :func:`print_table`."""
+    from playwright.sync_api import sync_playwright
+
+    from geo import plans
+    from geo.db.session import get_engine
+    from tests._fixtures.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+
+    os.environ["WANGGE_ALLOW_SUPERUSER"] = "1"  # the superuser URL, as the browser tests
+    with get_engine(url).connect() as conn:
+        cells = {v: plans.village_view(conn, plan_id, v).cells["code"].tolist() for v in villages}
+        town = plans.plan_villages(conn, plan_id).set_index("village_code")["township_code"]
+    opened, edited, undone = [], [], []
+    with (
+        streamlit_server(url, cache_ttl_s=3600, dev_login="planner", timeout_s=120) as base,
+        sync_playwright() as p,
+    ):
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+        page.goto(f"{base}/planner")
+        try:
+            page.get_by_label("Village 村/社区", exact=True).first.wait_for(timeout=120_000)
+        except Exception:
+            page.screenshot(path="/tmp/bench_planner_failed.png")
+            print(page.url, page.inner_text("body")[:500])
+            raise
+        for village in villages:
+            _choose(page, "Township 乡镇", town[village])
+            page.wait_for_timeout(3000)  # the township's first village is drawn first
+            started = time.perf_counter()
+            _choose(page, "Village 村/社区", village)
+            opened.append(_until_map(page, cells[village], started))
+            n = len(cells[village])
+            started = time.perf_counter()
+            page.get_by_role("button", name="Split", exact=True).click()
+            edited.append(_until_labels(page, n + 1, started))
+            page.wait_for_timeout(1500)
+            started = time.perf_counter()
+            page.get_by_role("button", name="Undo").click()
+            undone.append(_until_labels(page, n, started))
+            page.wait_for_timeout(1500)
+        chromium.close()
+    return [
+        _row("open a village (choose -> map drawn)", opened, TARGET_OPEN_S, t_build),
+        _row("split a cell (click -> map shows it)", edited, TARGET_SHOWN_S, t_build),
+        _row("undo (click -> map shows it)", undone, TARGET_SHOWN_S, t_build),
+    ]
+
+
+def _choose(page, label: str, code: str) -> None:
+    """Choose the option holding ``code`` in a Streamlit selectbox (typed: the list is
+    virtual, options far down are not in the page until scrolled to)."""
+    page.get_by_label(label, exact=True).first.click()
+    page.keyboard.type(code)
+    page.get_by_role("option", name=code, exact=False).first.click()
+
+
+_LABELS = "(code) => [document.querySelectorAll('.wg-label').length, " \
+    "document.documentElement.innerHTML.includes(code)]"  # fmt: skip
+
+
+def _until_map(page, codes: list[str], started: float, timeout_s: float = 60) -> float:
+    """Seconds from ``started`` until a map shows ``len(codes)`` cell labels and the
+    village's first cell (its tooltip data)."""
+    return _poll(page, lambda got: got == [len(codes), True], codes[0], started, timeout_s)
+
+
+def _until_labels(page, n: int, started: float, timeout_s: float = 60) -> float:
+    return _poll(page, lambda got: got[0] == n, "", started, timeout_s)
+
+
+def _poll(page, ok, code: str, started: float, timeout_s: float) -> float:
+    while time.perf_counter() - started < timeout_s:
+        for frame in page.frames:
+            try:
+                got = frame.evaluate(_LABELS, code)
+            except Exception:  # a frame being replaced
+                continue
+            if got[0] and ok(got):
+                return time.perf_counter() - started
+        time.sleep(0.02)
+    raise TimeoutError(f"the map did not show the expected cells within {timeout_s} s")
 
 
 def _row(name: str, times: list[float], target: float, full: float) -> list[object]:

@@ -176,8 +176,11 @@ def compare(view: plans.VillageView) -> Comparison:
     )
 
 
-def publication_checks(plan_id: int) -> list[str]:
-    """Why the plan cannot be published (empty: it can)."""
+@_shared.scoped_cache(600, max_entries=16)
+def publication_checks(plan_id: int, version: int) -> list[str]:
+    """Why the plan cannot be published (empty: it can); county-wide SQL checks, cached per
+    plan version (households loaded since show up with the next version)."""
+    del version  # the cache key only
     with _shared.engine().connect() as conn:
         return plans.publication_faults(conn, plan_id)
 

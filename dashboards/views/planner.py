@@ -34,33 +34,36 @@ def main() -> None:
     _planner.reset_if_moved(plan_id, village)
     row = _planner.plan_row(plan_id)
     view = _planner.village_view(plan_id, village, int(row["version"]))
-    # an edit is made against the version the planner was looking at (the last run's), so
-    # a change by another planner in between is refused, not silently built upon
-    seen = st.session_state.get("wb_seen")
-    st.session_state["wb_seen"] = (plan_id, village, view.version)
-    seen_version = seen[2] if seen and seen[:2] == (plan_id, village) else view.version
+    # every button runs its edit in its on_click callback against view.version, the version
+    # this run shows: a change by another planner in between is refused, not built upon
     _header(view)
     _notice(view)
     left, right = st.columns([3, 2], gap="medium")
     with left:
         _map(view)
     with right:
-        _rules(view, partial(_fix_unassigned, view, seen_version))
+        _rules(view, partial(_fix_unassigned, view))
         if view.status == "draft":
             _selection(view)
-            _edits(view, seen_version)
+            _edits(view)
         else:
             _copy(view)
     st.divider()
+    # lazy tabs: only the open one runs (an edit reruns the page; the others wait)
     tab_compare, tab_history, tab_publish = st.tabs(
-        ["Compare with published", "History", "Publish & download"]
+        ["Compare with published", "History", "Publish & download"],
+        key="wb_tabs",
+        on_change="rerun",
     )
-    with tab_compare:
-        _compare(view)
-    with tab_history:
-        _history(view)
-    with tab_publish:
-        _publish(view, seen_version)
+    if tab_compare.open:
+        with tab_compare:
+            _compare(view)
+    if tab_history.open:
+        with tab_history:
+            _history(view)
+    if tab_publish.open:
+        with tab_publish:
+            _publish(view)
 
 
 # --------------------------------------------------------------------------- choosing
@@ -259,11 +262,14 @@ def _selection(view: plans.VillageView) -> None:
 # --------------------------------------------------------------------------- edits
 
 
-def _edits(view: plans.VillageView, seen_version: int) -> None:
+def _edits(view: plans.VillageView) -> None:
+    """The edit controls.  Each button runs its edit in its ``on_click`` callback, before
+    the page reruns, so the page is drawn once, with the new version (and an edit is made
+    against the version the planner was looking at: the one this run shows, with the
+    choices this run shows; changing a choice reruns the page first)."""
     state = st.session_state
     by = state.get("wb_by") or _planner.default_user()
     cells = view.cells["code"].tolist()
-    run = partial(_planner.run_edit, plan_id=view.plan_id, version=seen_version, by=by)
     st.subheader("Edit 编辑")
 
     t1, t2 = st.columns([3, 2])
@@ -278,17 +284,16 @@ def _edits(view: plans.VillageView, seen_version: int) -> None:
         key=f"wb_target_box_{state['wb_target']}",
     )
     chosen = state["wb_selection"]
-    if t2.button(
+    t2.button(
         f"Move {len(chosen)} →",
         disabled=not (chosen and target),
         key="wb_move",
         type="primary",
         width="stretch",
-    ):
-        edit = plans.Move(tuple(chosen), target)
-        if _do(run, edit):
-            _planner.clear_selection()
-        st.rerun()
+        on_click=_on_edit,
+        args=(view, lambda: plans.Move(tuple(chosen), target)),
+        kwargs={"after": _planner.clear_selection},
+    )
 
     s1, s2, s3 = st.columns([3, 1, 1])
     split_cell = s1.selectbox(
@@ -298,29 +303,29 @@ def _edits(view: plans.VillageView, seen_version: int) -> None:
         format_func=lambda c: f"{c} ({_size(view, c)} hh)",
     )
     k = s2.number_input("in", min_value=2, max_value=9, value=2, key="wb_k")
-    if s3.button("Split", key="wb_split", width="stretch"):
-        _do(run, plans.Split(split_cell, int(k)))
-        st.rerun()
+    s3.button(
+        "Split", key="wb_split", width="stretch", on_click=_on_edit,
+        args=(view, lambda: plans.Split(split_cell, int(k))),
+    )  # fmt: skip
 
     g1, g2, g3 = st.columns([2, 2, 1])
     first = g1.selectbox("Merge cell", cells, key="wb_merge_a")
-    neighbours = _neighbours(view, first)
     second = g2.selectbox(
-        "with (adjacent)", neighbours, key=f"wb_merge_b_{first}", placeholder="no neighbour"
-    )
-    if g3.button("Merge", key="wb_merge", disabled=second is None, width="stretch"):
-        _do(run, plans.Merge(first, second))
-        st.rerun()
+        "with (adjacent)", _neighbours(view, first), key=f"wb_merge_b_{first}",
+        placeholder="no neighbour",
+    )  # fmt: skip
+    g3.button(
+        "Merge", key="wb_merge", disabled=second is None, width="stretch", on_click=_on_edit,
+        args=(view, lambda: plans.Merge(first, second)),
+    )  # fmt: skip
 
     r1, r2, r3 = st.columns([2, 2, 2])
     lo = r1.number_input("min", 1, 500, view.bounds.min_size, key="wb_min")
     hi = r2.number_input("max", 1, 500, view.bounds.max_size, key="wb_max")
-    if r3.button("Rebuild village", key="wb_rebuild", width="stretch"):
-        if lo > hi:
-            state["wb_notice"] = ("error", f"min {lo} is above max {hi}", None)
-        else:
-            _do(run, plans.Rebuild(view.village_code, grids.CellBounds(int(lo), int(hi))))
-        st.rerun()
+    r3.button(
+        "Rebuild village", key="wb_rebuild", width="stretch", on_click=_on_edit,
+        args=(view, partial(_rebuild, view.village_code, int(lo), int(hi))),
+    )  # fmt: skip
 
     k1, k2 = st.columns([3, 2])
     lock_cell = k1.selectbox(
@@ -332,37 +337,57 @@ def _edits(view: plans.VillageView, seen_version: int) -> None:
         ),
     )
     is_locked = lock_cell in view.locked
-    if k2.button("Unlock" if is_locked else "Lock", key="wb_lock", width="stretch"):
-        _do(run, (plans.Unlock if is_locked else plans.Lock)((lock_cell,)))
-        st.rerun()
+    k2.button(
+        "Unlock" if is_locked else "Lock", key="wb_lock", width="stretch", on_click=_on_edit,
+        args=(view, lambda: (plans.Unlock if is_locked else plans.Lock)((lock_cell,))),
+    )  # fmt: skip
 
     undo, redo = plans.undo_redo_state(_planner.history(view.plan_id))
     h1, h2 = st.columns(2)
-    if h1.button(
+    h1.button(
         "↶ Undo" + (f" v{undo}" if undo else ""), key="wb_undo", disabled=undo is None,
-        width="stretch",
-    ):  # fmt: skip
-        _planner.run_edit(plans.undo_edit, view.plan_id, seen_version, by)
-        st.rerun()
-    if h2.button(
+        width="stretch", on_click=_planner.run_edit,
+        args=(plans.undo_edit, view.plan_id, view.version, by),
+    )  # fmt: skip
+    h2.button(
         "↷ Redo" + (f" v{redo}" if redo else ""), key="wb_redo", disabled=redo is None,
-        width="stretch",
-    ):  # fmt: skip
-        _planner.run_edit(plans.redo_edit, view.plan_id, seen_version, by)
-        st.rerun()
+        width="stretch", on_click=_planner.run_edit,
+        args=(plans.redo_edit, view.plan_id, view.version, by),
+    )  # fmt: skip
 
 
-def _fix_unassigned(view: plans.VillageView, seen_version: int) -> None:
-    """The *Fix unassigned* button: the village's left-out households into adjacent cells."""
+def _rebuild(village: str, lo: int, hi: int) -> plans.Edit | None:
+    """The rebuild the min/max inputs ask for (None, with a notice, if they cross)."""
+    if lo > hi:
+        st.session_state["wb_notice"] = ("error", f"min {lo} is above max {hi}", None)
+        return None
+    return plans.Rebuild(village, grids.CellBounds(lo, hi))
+
+
+def _on_edit(
+    view: plans.VillageView,
+    make: Callable[[], plans.Edit | None],
+    after: Callable[[], None] | None = None,
+) -> None:
+    """A button's callback: run the edit ``make()`` returns against the version shown."""
+    edit = make()
+    if edit is None:
+        return
     by = st.session_state.get("wb_by") or _planner.default_user()
-    if st.button(
+    run = partial(_planner.run_edit, plan_id=view.plan_id, version=view.version, by=by)
+    if _do(run, edit) and after is not None:
+        after()
+
+
+def _fix_unassigned(view: plans.VillageView) -> None:
+    """The *Fix unassigned* button: the village's left-out households into adjacent cells."""
+    st.button(
         f"Fix unassigned: put the {len(view.left_out)} household(s) in adjacent cells",
         key="wb_fix",
         type="primary",
-    ):
-        run = partial(_planner.run_edit, plan_id=view.plan_id, version=seen_version, by=by)
-        _do(run, plans.FixUnassigned(view.village_code))
-        st.rerun()
+        on_click=_on_edit,
+        args=(view, lambda: plans.FixUnassigned(view.village_code)),
+    )
 
 
 def _do(run: partial, edit: plans.Edit) -> bool:
@@ -497,11 +522,11 @@ def _history(view: plans.VillageView) -> None:
     )
 
 
-def _publish(view: plans.VillageView, seen_version: int) -> None:
+def _publish(view: plans.VillageView) -> None:
     a, b = st.columns(2)
     with a:
         if view.status == "draft":
-            faults = _planner.publication_checks(view.plan_id)
+            faults = _planner.publication_checks(view.plan_id, view.version)
             if faults:
                 st.error("Cannot be published: " + "; ".join(faults))
             else:
@@ -509,10 +534,11 @@ def _publish(view: plans.VillageView, seen_version: int) -> None:
                     "Publishable: every household of the county in exactly one cell of its "
                     "village; every cell inside its village."
                 )
-            if st.button("Publish this draft", key="wb_publish", disabled=bool(faults)):
-                by = st.session_state.get("wb_by") or _planner.default_user()
-                _planner.publish(view.plan_id, seen_version, by)
-                st.rerun()
+            by = st.session_state.get("wb_by") or _planner.default_user()
+            st.button(
+                "Publish this draft", key="wb_publish", disabled=bool(faults),
+                on_click=_planner.publish, args=(view.plan_id, view.version, by),
+            )  # fmt: skip
         else:
             st.info(f"This plan is {view.status}.")
     with b:

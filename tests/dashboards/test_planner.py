@@ -103,6 +103,7 @@ def _wait_text(page, text_: str, timeout_ms: int = 30_000) -> None:
         page.get_by_text(text_, exact=False).first.wait_for(timeout=timeout_ms)
     except Exception:
         _shot(page, "zz_failed")
+        print(page.inner_text("body")[:1500])
         raise
 
 
