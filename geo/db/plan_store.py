@@ -65,10 +65,11 @@ def read_cells(conn: Connection, plan_id: int, *, village: str | None = None) ->
     EPSG:4326; a MultiPolygon of one part comes back as a Polygon.
     """
     where = "plan_id = :p" + (" AND village_code = :v" if village is not None else "")
-    cells = io.read_frame(
+    cells = _read_geo(
         conn,
-        f"SELECT {', '.join(CELL_DB_COLUMNS)}, geom FROM grid_cell WHERE {where} ORDER BY code",
-        params={"p": plan_id, "v": village},
+        f"SELECT {', '.join(CELL_DB_COLUMNS)}, ST_AsBinary(geom) AS wkb FROM grid_cell "
+        f"WHERE {where} ORDER BY code",
+        {"p": plan_id, "v": village},
     )
     g = np.asarray(cells.geometry.values, dtype=object)
     single = (shapely.get_type_id(g) == 6) & (shapely.get_num_geometries(g) == 1)
@@ -591,11 +592,23 @@ def household_villages(conn: Connection, codes: list[str]) -> dict[str, str]:
 
 def village_households(conn: Connection, village_code: str) -> gpd.GeoDataFrame:
     """One village's households (:data:`geo.frames.HOUSEHOLD_COLUMNS`, EPSG:4326) by code."""
-    return io.read_frame(
+    return _read_geo(
         conn,
         "SELECT code, natural_unit_code, village_code, residents, residents_at_home, colour, "
-        "geom FROM household WHERE village_code = :v ORDER BY code",
-        params={"v": village_code},
+        "ST_AsBinary(geom) AS wkb FROM household WHERE village_code = :v ORDER BY code",
+        {"v": village_code},
+    )
+
+
+def _read_geo(conn: Connection, query: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
+    """Run ``query`` (geometry selected as ``ST_AsBinary(geom) AS wkb``) into a GeoDataFrame
+    in EPSG:4326, geometry column ``geometry``, like :func:`geo.db.io.read_frame` but with
+    the geometries parsed in one vectorised call (``read_postgis`` parses them one by one:
+    10 ms of an edit's read of a 1,000-household village)."""
+    frame = pd.read_sql(text(query), conn, params=params)
+    geoms = shapely.from_wkb(frame.pop("wkb").to_numpy())
+    return gpd.GeoDataFrame(
+        frame, geometry=gpd.GeoSeries(geoms, index=frame.index, crs=STORAGE_CRS)
     )
 
 

@@ -20,7 +20,7 @@ from geo.db import plan_store
 from geo.db.plan_store import PlanRow
 from geo.errors import ConfigError, PlanError
 from geo.grids import PlanParams
-from geo.plans._edit import village_plan
+from geo.plans._edit import no_gc_pause, village_plan
 from geo.plans._metrics import plan_metrics_from_db
 from geo.plans._store import params_of, require_draft
 from geo.plans._types import EditResult
@@ -79,7 +79,8 @@ def undo_edit(
     PlanError
         Not a draft, or nothing to undo.
     """
-    return _revert(conn, plan_ref, "undo", expected_version, by, county_code)
+    with no_gc_pause():
+        return _revert(conn, plan_ref, "undo", expected_version, by, county_code)
 
 
 def redo_edit(
@@ -99,7 +100,8 @@ def redo_edit(
     PlanError
         Not a draft, or nothing to redo.
     """
-    return _revert(conn, plan_ref, "redo", expected_version, by, county_code)
+    with no_gc_pause():
+        return _revert(conn, plan_ref, "redo", expected_version, by, county_code)
 
 
 def _revert(
