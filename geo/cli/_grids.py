@@ -25,9 +25,10 @@ printed as text, never as Rich markup.
 
 from __future__ import annotations
 
-import getpass
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import pandas as pd
@@ -35,7 +36,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from geo.cli._common import engine, one_line_errors, out, start_invocation
+from geo.cli._common import acting_user, engine, one_line_errors, out, start_invocation
 from geo.errors import ConfigError, DataError
 
 app = typer.Typer(
@@ -52,14 +53,33 @@ CountyOpt = Annotated[
 ]
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # pragma: no cover - no login name in some containers
-        return "system"
+#: Roles whose accounts may change plans from the command line.
+PLANNER_ROLES = ("planner", "admin")
 
 
-ByOpt = Annotated[str | None, typer.Option("--by", help="Who does it (default: login name).")]
+@contextmanager
+def _acting(login: str | None) -> Iterator[str]:
+    """Log in as the acting account (a planner or admin) and run the block in its scope.
+
+    Yields its login, the actor recorded on the plan and its versions
+    (:func:`geo.cli._common.acting_user`: ``--user`` or ``WANGGE_USER``, the password from
+    ``WANGGE_PASSWORD`` or a prompt).
+    """
+    from geo import auth
+
+    user = acting_user(PLANNER_ROLES, login=login)
+    with auth.as_user(user):
+        yield user.login
+
+
+UserOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        help="Account acting (planner or admin; default WANGGE_USER); its password from "
+        "WANGGE_PASSWORD or a prompt. Recorded as who made the change.",
+    ),
+]
 
 
 def _fmt(value: object) -> str:
@@ -132,15 +152,14 @@ def build(
             "unit within the bounds stays one cell).",
         ),
     ] = False,
-    by: ByOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Build a new draft plan of the county, or rebuild one village of a draft (--village)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from geo import plans
 
-    with one_line_errors():
-        who = by or _user()
+    with one_line_errors(), _acting(user) as who:
         started = time.perf_counter()
         if village is not None and ignore_natural_units:
             raise ConfigError(
@@ -257,7 +276,7 @@ def diff(a: PlanArg, b: PlanArg, county: CountyOpt = None) -> None:
 def publish(
     plan: PlanArg,
     county: CountyOpt = None,
-    by: ByOpt = None,
+    user: UserOpt = None,
     expected_version: Annotated[
         int | None,
         typer.Option("--expected-version", help="Refuse if the plan is at another version."),
@@ -266,12 +285,10 @@ def publish(
     """Publish a draft plan; the county's previously published plan is archived."""
     from geo import plans
 
-    with one_line_errors():
+    with one_line_errors(), _acting(user) as who:
         with engine().begin() as conn:
             row = plans.describe_plan(conn, plan, county_code=county)
-            done = plans.publish_plan(
-                conn, row["id"], by=by or _user(), expected_version=expected_version
-            )
+            done = plans.publish_plan(conn, row["id"], by=who, expected_version=expected_version)
             new = plans.describe_plan(conn, row["id"])
             old = None if done.archived is None else plans.describe_plan(conn, done.archived)
         tail = f"; archived {old['name']!r} (id {old['id']})" if old is not None else ""
@@ -447,15 +464,15 @@ def copy(
     plan: PlanArg,
     name: Annotated[str, typer.Option("--name", help="Name of the new draft.")],
     county: CountyOpt = None,
-    by: ByOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Start a new draft (version 1) from any plan, e.g. the published one."""
     from geo import plans
 
-    with one_line_errors():
+    with one_line_errors(), _acting(user) as who:
         with engine().begin() as conn:
             row = plans.describe_plan(conn, plan, county_code=county)
-            new_id = plans.copy_plan(conn, row["id"], name=name, by=by or _user())
+            new_id = plans.copy_plan(conn, row["id"], name=name, by=who)
         _say(f"draft {name!r} (id {new_id}, version 1) copied from {row['name']!r}")
 
 
@@ -468,10 +485,10 @@ def move(
     ],
     expected_version: ExpectedOpt = None,
     county: CountyOpt = None,
-    by: ByOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Move households into a cell of their village; prints the village's rule checks."""
-    _edit(plan, county, expected_version, by, "move", household_codes=household, to_cell=to)
+    _edit(plan, county, expected_version, user, "move", household_codes=household, to_cell=to)
 
 
 @app.command("split")
@@ -481,10 +498,10 @@ def split(
     k: Annotated[int, typer.Option("--k", help="Into how many cells.")] = 2,
     expected_version: ExpectedOpt = None,
     county: CountyOpt = None,
-    by: ByOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Split a cell into k balanced cells; prints the village's rule checks."""
-    _edit(plan, county, expected_version, by, "split", cell_code=cell, k=k)
+    _edit(plan, county, expected_version, user, "split", cell_code=cell, k=k)
 
 
 @app.command("merge")
@@ -493,13 +510,13 @@ def merge(
     cells: Annotated[list[str], typer.Argument(help="Two or more adjacent cells to merge.")],
     expected_version: ExpectedOpt = None,
     county: CountyOpt = None,
-    by: ByOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Merge adjacent cells of one village (one version per pair); prints the rule checks."""
     if len(cells) < 2:
         with one_line_errors():
             raise ConfigError("merge needs two or more cells")
-    _edit(plan, county, expected_version, by, "merge", cells=cells)
+    _edit(plan, county, expected_version, user, "merge", cells=cells)
 
 
 @app.command("rebuild")
@@ -512,11 +529,11 @@ def rebuild(
     max_size: Annotated[int | None, typer.Option("--max", help="Most households per cell.")] = None,
     expected_version: ExpectedOpt = None,
     county: CountyOpt = None,
-    by: ByOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Cut one village's cells afresh (other bounds are remembered for it)."""
     _edit(
-        plan, county, expected_version, by, "rebuild",
+        plan, county, expected_version, user, "rebuild",
         village_code=village, min_size=min_size, max_size=max_size,
     )  # fmt: skip
 
@@ -527,10 +544,10 @@ def lock(
     cells: Annotated[list[str], typer.Argument(help="Cells of one village to lock.")],
     expected_version: ExpectedOpt = None,
     county: CountyOpt = None,
-    by: ByOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Lock cells: edits leave them as they are and a rebuild of the village keeps them."""
-    _edit(plan, county, expected_version, by, "lock", cell_codes=cells)
+    _edit(plan, county, expected_version, user, "lock", cell_codes=cells)
 
 
 @app.command("unlock")
@@ -539,10 +556,10 @@ def unlock(
     cells: Annotated[list[str], typer.Argument(help="Locked cells of one village.")],
     expected_version: ExpectedOpt = None,
     county: CountyOpt = None,
-    by: ByOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Unlock locked cells (a version, like any edit)."""
-    _edit(plan, county, expected_version, by, "unlock", cell_codes=cells)
+    _edit(plan, county, expected_version, user, "unlock", cell_codes=cells)
 
 
 @app.command("fix-unassigned")
@@ -554,30 +571,36 @@ def fix_unassigned(
     ] = None,
     expected_version: ExpectedOpt = None,
     county: CountyOpt = None,
-    by: ByOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Put households left out of every cell into adjacent cells (one version per village).
 
     Each goes to the cell containing its point or one adjacent to it: the nearest whose
     size stays within the village's maximum, else the smallest of them.
     """
-    _edit(plan, county, expected_version, by, "fix_unassigned", village_code=village)
+    _edit(plan, county, expected_version, user, "fix_unassigned", village_code=village)
 
 
 @app.command("undo")
 def undo(
-    plan: PlanArg, expected_version: ExpectedOpt = None, county: CountyOpt = None, by: ByOpt = None
+    plan: PlanArg,
+    expected_version: ExpectedOpt = None,
+    county: CountyOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Take back the plan's last edit (itself a new version); prints the rule checks."""
-    _edit(plan, county, expected_version, by, "undo")
+    _edit(plan, county, expected_version, user, "undo")
 
 
 @app.command("redo")
 def redo(
-    plan: PlanArg, expected_version: ExpectedOpt = None, county: CountyOpt = None, by: ByOpt = None
+    plan: PlanArg,
+    expected_version: ExpectedOpt = None,
+    county: CountyOpt = None,
+    user: UserOpt = None,
 ) -> None:
     """Take back the last undo, while no edit was made since."""
-    _edit(plan, county, expected_version, by, "redo")
+    _edit(plan, county, expected_version, user, "redo")
 
 
 @app.command("history")
@@ -605,13 +628,13 @@ def history(plan: PlanArg, county: CountyOpt = None) -> None:
 
 
 def _edit(
-    plan: str, county: str | None, expected: int | None, by: str | None, op: str, **fields
+    plan: str, county: str | None, expected: int | None, login: str | None, op: str, **fields
 ) -> None:
-    """Run one edit (or undo/redo) in one transaction, then print the village's checks."""
+    """Run one edit (or undo/redo) as ``login``'s account in one transaction, then print the
+    village's checks."""
     from geo import plans
 
-    with one_line_errors():
-        who = by or _user()
+    with one_line_errors(), _acting(login) as who:
         with engine().begin() as conn:
             plan_id, version = _version_of(conn, plan, county, expected)
             if op == "undo":

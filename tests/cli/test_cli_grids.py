@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from geo import auth
 from geo.cli._grids import app
 from geo.db.provision import scratch_database
 from geo.db.session import get_engine
@@ -17,16 +18,27 @@ pytestmark = pytest.mark.db
 runner = CliRunner()
 
 
+PASSWORD = "a long enough password"
+
+
 @pytest.fixture(scope="module")
 def county_db(server_url: str) -> Iterator[str]:
-    """A migrated database holding the "small" county (the CLI commits what it writes)."""
+    """A migrated database holding the "small" county (the CLI commits what it writes), with
+    the planners ana, bo and chief and the analyst olga, all with :data:`PASSWORD`."""
     with scratch_database(server_url, "cli_grids", county=generate_county("small", seed=2)) as url:
+        with get_engine(url).begin() as conn:
+            for login in ("ana", "bo", "chief"):
+                auth.add_user(conn, login, role="planner", password=PASSWORD)
+            auth.add_user(conn, "olga", role="analyst", password=PASSWORD)
         yield url
 
 
 @pytest.fixture
 def env(county_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI on :func:`county_db`, acting as ana unless a command says ``--user``."""
     monkeypatch.setenv("DATABASE_URL", county_db)
+    monkeypatch.setenv("WANGGE_USER", "ana")
+    monkeypatch.setenv("WANGGE_PASSWORD", PASSWORD)
     return county_db
 
 
@@ -47,7 +59,7 @@ def _fails(args: list[str]) -> str:
 
 
 def test_build_check_rebuild_diff_publish_list(env: str) -> None:
-    built = _ok(["build", "--plan", "spring", "--by", "ana"])
+    built = _ok(["build", "--plan", "spring", "--user", "ana"])
     assert "plan 'spring'" in built
     assert "1,200 households in 6 villages" in built
     assert "100.0% within bounds" in built
@@ -77,7 +89,7 @@ def test_build_check_rebuild_diff_publish_list(env: str) -> None:
                  "plan_id, min(code) FROM grid_cell WHERE plan_id = (SELECT id FROM grid_plan "
                  "WHERE name = 'spring') GROUP BY plan_id")
         )  # fmt: skip
-    second = _ok(["publish", "autumn", "--by", "chief"])
+    second = _ok(["publish", "autumn", "--user", "chief"])
     assert "published 'autumn'" in second
     assert "archived 'spring'" in second
     assert "1 grid worker(s), 0 open incident(s)" in " ".join(second.split())
@@ -180,7 +192,7 @@ def draft(env: str) -> str:
     import uuid
 
     name = f"wb-{uuid.uuid4().hex[:8]}"
-    _ok(["build", "--plan", name, "--by", "ana"])
+    _ok(["build", "--plan", name, "--user", "ana"])
     return name
 
 
@@ -199,7 +211,7 @@ def test_show_lists_villages_then_one_village_in_80_columns(env: str, draft: str
 def test_move_split_merge_rebuild_undo_redo_history(env: str, draft: str) -> None:
     village, a, b, households = _two_cells(env, draft)
     moved = _ok(["move", draft, "--household", households[0], "--household", households[1],
-                 "--to", a, "--expected-version", "1", "--by", "bo"])  # fmt: skip
+                 "--to", a, "--expected-version", "1", "--user", "bo"])  # fmt: skip
     assert "version 2: move 2 household(s)" in moved
     assert "contiguity:" in moved
     assert "natural units split:" in moved
@@ -239,7 +251,7 @@ def test_move_split_merge_rebuild_undo_redo_history(env: str, draft: str) -> Non
 
 def test_stale_expected_version_is_refused_and_changes_nothing(env: str, draft: str) -> None:
     _, a, b, households = _two_cells(env, draft)
-    _ok(["move", draft, "--household", households[0], "--to", a, "--by", "bo"])
+    _ok(["move", draft, "--household", households[0], "--to", a, "--user", "bo"])
     before = _state(env, draft)
     for args in (
         ["move", draft, "--household", households[1], "--to", a],
@@ -251,6 +263,29 @@ def test_stale_expected_version_is_refused_and_changes_nothing(env: str, draft: 
         line = _fails([*args, "--expected-version", "1"])
         assert "is at version 2, not 1: last changed by bo" in line, line
     assert _state(env, draft) == before
+
+
+def test_edits_act_as_a_planner_account_and_record_its_login(
+    env: str, draft: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, a, _b, households = _two_cells(env, draft)
+    before = _state(env, draft)
+    move = ["move", draft, "--household", households[0], "--to", a]
+    assert "has the role analyst" in _fails([*move, "--user", "olga"])
+    assert "wrong login or password" in _fails([*move, "--user", "nobody"])
+    monkeypatch.setenv("WANGGE_PASSWORD", "not the password at all")
+    assert "wrong login or password" in _fails([*move, "--user", "bo"])
+    monkeypatch.delenv("WANGGE_USER")
+    monkeypatch.setenv("WANGGE_PASSWORD", PASSWORD)
+    assert "say who acts" in _fails(move)
+    assert "say who acts" in _fails(["publish", draft])
+    assert _state(env, draft) == before  # nothing changed by a refused actor
+    _ok([*move, "--user", "chief"])
+    with get_engine(env).connect() as conn:
+        by = conn.execute(
+            text("SELECT updated_by FROM grid_plan WHERE name = :n"), {"n": draft}
+        ).scalar_one()
+    assert by == "chief"
 
 
 def test_bad_codes_are_one_line_errors_and_change_nothing(env: str, draft: str) -> None:
@@ -276,7 +311,7 @@ def test_bad_codes_are_one_line_errors_and_change_nothing(env: str, draft: str) 
 
 def test_plans_by_id_or_name_and_user_text_printed_as_text(env: str) -> None:
     name = "[bold]spring[/bold]"
-    _ok(["build", "--plan", name, "--by", "[red]ana"])
+    _ok(["build", "--plan", name])
     with get_engine(env).connect() as conn:
         plan_id = conn.execute(
             text("SELECT id FROM grid_plan WHERE name = :n"), {"n": name}
@@ -296,7 +331,7 @@ def test_plans_by_id_or_name_and_user_text_printed_as_text(env: str) -> None:
 
 def test_lock_unlock_keep_cells_through_a_rebuild_and_refuse_edits(env: str, draft: str) -> None:
     village, a, b, households = _two_cells(env, draft)
-    locked = _ok(["lock", draft, a, "--expected-version", "1", "--by", "bo"])
+    locked = _ok(["lock", draft, a, "--expected-version", "1", "--user", "bo"])
     assert f"version 2: lock cell(s) {a}" in locked
     assert f"locked: {a}" in " ".join(locked.split())
     shown = _ok(["show", draft, "--village", village])

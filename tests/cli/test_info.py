@@ -12,7 +12,7 @@ import yaml
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
-from geo import settings
+from geo import auth, settings
 from geo.cli import app
 from geo.db import io
 from geo.db.provision import scratch_database
@@ -79,7 +79,7 @@ def _edit_profile(folder: Path, **figures: int) -> None:
 
 
 def test_info_puts_the_report_beside_the_database_and_marks_differences(
-    env: str, profiles_dir: Path
+    env: str, profiles_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert runner.invoke(app, ["synth", "--profile", "small", "--seed", "7"]).exit_code == 0
     lines = _info()
@@ -94,6 +94,11 @@ def test_info_puts_the_report_beside_the_database_and_marks_differences(
     ]
     assert [_row(lines, label) for _, label in LEVELS] == same
 
+    password = "a long enough password"
+    with get_engine(env).begin() as conn:
+        auth.add_user(conn, "pia", role="planner", password=password)
+    monkeypatch.setenv("WANGGE_USER", "pia")
+    monkeypatch.setenv("WANGGE_PASSWORD", password)
     built = runner.invoke(app, ["grids", "build", "--plan", "p"])
     assert built.exit_code == 0, built.output
     assert runner.invoke(app, ["grids", "publish", "p"]).exit_code == 0
