@@ -21,7 +21,7 @@ from geo.db.plan_store import PlanRow
 from geo.errors import ConfigError, PlanError
 from geo.grids import PlanParams
 from geo.plans._edit import no_gc_pause, village_plan
-from geo.plans._metrics import plan_metrics_from_db
+from geo.plans._metrics import metrics_after_village_edit
 from geo.plans._store import params_of, require_draft
 from geo.plans._types import EditResult
 
@@ -137,12 +137,17 @@ def _revert(
         params_before=params_of(row).to_json(),
         by=by,
     )
+    households = plan_store.village_households(conn, village)
+    before = plan_store.assignment_for(conn, row.id, households)
     plan_store.restore_village(conn, row.id, version=target, village=village)
     params = _params_before(conn, row, target)
-    metrics = plan_metrics_from_db(conn, row.id, params=params)
-    version = plan_store.bump_version(conn, row.id, by=by, metrics=metrics, params=params.to_json())
     bounds = params.bounds_for(village)
     sub = village_plan(conn, row.id, village, replace(params, bounds=bounds, village_bounds={}))
+    # the village's figures swapped in the stored plan metrics (not the county re-read)
+    metrics = metrics_after_village_edit(
+        conn, row.id, params=params, previous=row.metrics, before=before, after=sub.assignment
+    )
+    version = plan_store.bump_version(conn, row.id, by=by, metrics=metrics, params=params.to_json())
     violations = grids.check_plan(sub, sub.inputs.households, villages=sub.inputs.villages)
     return EditResult(
         plan_id=int(row.id),

@@ -102,6 +102,10 @@ def test_undo_puts_back_exactly_what_each_edit_replaced(conn: Connection, draft:
     metrics = plans.plan_metrics_from_db(conn, draft)
     stored = plans.describe_plan(conn, draft)["metrics"]
     assert metrics["cells"] == stored["cells"]
+    # undo and redo update the stored metrics by the village's figures: the same as a re-read
+    plans.undo_edit(conn, draft, expected_version=10, by="bo")
+    stored = plans.describe_plan(conn, draft)["metrics"]
+    assert stored == pytest.approx(plans.plan_metrics_from_db(conn, draft))
 
 
 def test_stale_undo_is_refused_with_who_changed_it(conn: Connection, draft: int) -> None:
