@@ -238,6 +238,8 @@ def test_draft_select_move_flag_undo_merge_stale_lock_fix_publish(
         page.wait_for_timeout(2500)
         page.get_by_role("button", name="Undo").click()  # and the page edits on from there
         _wait_text(page, "version 7: undo of version 6")
+        _wait_text(page, "Redo v7")  # the edit panel is drawn for version 7 too
+        page.wait_for_timeout(1000)
 
         # a household loaded after the plan was built is in no cell: lock a cell (a new
         # version, so the page reads the village again), then "Fix unassigned"
@@ -251,6 +253,7 @@ def test_draft_select_move_flag_undo_merge_stale_lock_fix_publish(
             )  # fmt: skip
         page.get_by_role("button", name="Lock", exact=True).click()
         _wait_text(page, "version 8: lock cell(s)")
+        _wait_text(page, "Undo v8")
         _wait_text(page, "Locked cells (kept by edits and rebuilds)")
         _wait_text(page, "1 household(s) in no cell")
         _shot(page, "09_locked_and_left_out")
