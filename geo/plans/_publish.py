@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from geo import grids
 from geo.db import io, plan_store
+from geo.db import scope as db_scope
 from geo.db.models import INCIDENT_DONE_STATES
 from geo.db.plan_store import PlanRow
 from geo.errors import DataError, PlanError
@@ -72,6 +73,18 @@ def _metric_srid(conn: Connection, row: PlanRow) -> int:
     return int(epsg)
 
 
+def _require_whole_county(row: PlanRow) -> None:
+    """Refuse to publish from a scope of one unit (a township, a village) of the county."""
+    seen = db_scope.effective()
+    if seen.code not in (db_scope.SYSTEM, db_scope.NOBODY, row.county_code):
+        who = f"{seen.login}'s" if seen.login else "this"
+        raise PlanError(
+            f"plan {row.name!r} cannot be published from {who} scope {seen.code!r}: "
+            "publishing checks and re-joins the whole county; use an account without a "
+            "township"
+        )
+
+
 def publish_plan(
     conn: Connection,
     plan_ref: int | str,
@@ -103,12 +116,15 @@ def publish_plan(
     ------
     PlanError
         The plan is not a draft, or has households unassigned or assigned twice, or cells
-        outside their village (the message names the first ones and how many).
+        outside their village (the message names the first ones and how many), or the
+        transaction's row-level-security scope does not cover the whole county (its checks
+        and re-joins would see only part of it).
     StaleVersionError
         ``expected_version`` given and not the stored version.
     """
     row = plan_store.find_plan(conn, plan_ref, county_code=county_code, lock=True)
     require_draft(row, expected_version, action="published")
+    _require_whole_county(row)
     faults = publication_faults(conn, row.id)
     if faults:
         raise PlanError(f"plan {row.name!r} cannot be published: " + "; ".join(faults))

@@ -10,6 +10,8 @@ from sqlalchemy.exc import DBAPIError
 
 from geo import grids, incidents, plans
 from geo.db import io, queries
+from geo.db import scope as db_scope
+from geo.errors import PlanError
 from geo.frames import County
 from geo.synth import generate_county
 
@@ -183,3 +185,16 @@ def test_the_rejoin_history_is_append_only(
         conn.execute(text(statement))
     savepoint.rollback()
     assert len(plans.plan_rejoins(conn, draft)) == 1
+
+
+def test_publishing_from_a_township_scope_is_refused_and_changes_nothing(
+    conn: Connection, small: County, built: grids.GridPlan
+) -> None:
+    io.write_county(conn, small)
+    plan_id = plans.save_plan(conn, built, county_code=COUNTY, name="narrow", created_by="x")
+    township = small.townships["code"].iloc[0]
+    with db_scope.scope(township, login="li"), pytest.raises(PlanError, match="li's scope"):
+        plans.publish_plan(conn, plan_id, by="li")
+    assert plans.describe_plan(conn, plan_id)["status"] == "draft"
+    with db_scope.scope(COUNTY, login="chief"):
+        assert plans.publish_plan(conn, plan_id, by="chief").archived is None
