@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
-from geo import incidents
+from geo import auth, incidents
 from geo.cli import app
 from geo.db import io
 from geo.db.provision import scratch_database
@@ -110,6 +110,9 @@ def test_rows_of_malformed_geometries_are_quarantined_not_fatal(tmp_path: Path) 
 # -- through the database --------------------------------------------------------------------
 
 
+PASSWORD = "a long enough password"
+
+
 @pytest.fixture(scope="module")
 def fuzz_db(server_url: str) -> Iterator[str]:
     with scratch_database(server_url, "fuzz") as url:
@@ -118,12 +121,15 @@ def fuzz_db(server_url: str) -> Iterator[str]:
             for level in ("county", "township", "village", "natural_unit"):
                 io.copy_frame(conn, io.admin_rows(c.level(level), level), "admin_unit")
             incidents.sync_platforms(conn, "small")
+            auth.add_user(conn, "ops", role="centre", password=PASSWORD)
         yield url
 
 
 @pytest.fixture
 def db(fuzz_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The fuzz database; commands that act as an account get :data:`PASSWORD`."""
     monkeypatch.setenv("DATABASE_URL", fuzz_db)
+    monkeypatch.setenv("WANGGE_PASSWORD", PASSWORD)
     return fuzz_db
 
 
@@ -200,10 +206,11 @@ def _report_args(*extra: str, key: str = "arg-1") -> list[str]:
         (["incidents", "report", "k", "--category", "fire", "--source", "whistle", "--actor",
           "a", "--lon", "106"], "give both --lon and --lat"),
         (["incidents", "history", "999999"], "no incident with id 999999"),
-        (["incidents", "move", "999999", "accepted", "--actor", "a", "--role", "township"],
+        (["incidents", "move", "999999", "accepted", "--user", "ops"],
          "no incident with id 999999"),
-        (["incidents", "move", "1", "flying", "--actor", "a", "--role", "township"],
-         "unknown status 'flying'"),
+        (["incidents", "move", "1", "flying", "--user", "ops"], "unknown status 'flying'"),
+        (["incidents", "move", "1", "accepted", "--user", "ghost"], "wrong login or password"),
+        (["grids", "build", "--plan", "p", "--user", "ops"], "has the role centre"),
         (["db", "upgrade", "--revision", "nonexistent_rev"], "nonexistent_rev"),
         (["db", "downgrade", "zzz999", "--yes"], "zzz999"),
         (["export", "plan", "987654", "out.gpkg"], "987654"),
