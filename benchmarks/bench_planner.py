@@ -203,13 +203,16 @@ def _choose(page, label: str, code: str) -> None:
     page.get_by_role("option", name=code, exact=False).first.click()
 
 
+# the number of cell labels, and whether the map holds a feature of cell ``code`` (the
+# workbench adds its cells as a layer to a kept map, so they are not in the page's HTML)
 _LABELS = "(code) => [document.querySelectorAll('.wg-label').length, " \
-    "document.documentElement.innerHTML.includes(code)]"  # fmt: skip
+    "!!window.map && Object.values(window.map._layers).some(" \
+    "(l) => !!(l.feature && l.feature.properties.code === code))]"  # fmt: skip
 
 
 def _until_map(page, codes: list[str], started: float, timeout_s: float = 60) -> float:
     """Seconds from ``started`` until a map shows ``len(codes)`` cell labels and the
-    village's first cell (its tooltip data)."""
+    village's first cell (a feature of the map)."""
     return _poll(page, lambda got: got == [len(codes), True], codes[0], started, timeout_s)
 
 

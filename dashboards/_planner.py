@@ -83,10 +83,14 @@ def plan_label(row: pd.Series) -> str:
     return f"{row['name']} · #{row['id']}"
 
 
+@_shared.scoped_cache(600, max_entries=16)
 def villages(plan_id: int) -> pd.DataFrame:
-    """The plan's villages with township (see :func:`geo.plans.plan_villages`)."""
+    """The plan's villages with township: codes and names only, which no edit changes, so
+    cached (:func:`geo.plans.plan_villages` counts the plan's figures of every village in
+    the county, most of a second on this machine: too slow for every run of the page)."""
     with _shared.engine().connect() as conn:
-        return plans.plan_villages(conn, plan_id)
+        frame = plans.plan_villages(conn, plan_id)
+    return frame[["township_code", "township_name", "village_code", "village_name"]]
 
 
 def plan_row(plan_id: int) -> dict:

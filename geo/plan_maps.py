@@ -8,6 +8,9 @@ Pure folium (no database, no Streamlit), so a notebook draws the same maps as th
   locked cells in dotted purple with "locked" under their number,
   the households as points (their code in the tooltip, so a click names one), the village
   outline, and the selection tools (:class:`SelectTools`).
+- :func:`village_base` and :func:`village_layers`: the same map in two parts, the map
+  itself (depends on the village only) and the plan as one layer, so that a page keeps the
+  map and swaps the layer after an edit (``st_folium(feature_group_to_add=...)``).
 - :func:`selection_layer`: the selected households as a layer that a page can swap
   without redrawing the map (``st_folium(feature_group_to_add=...)``).
 - :func:`compare_map`: a draft over the published plan: the published cells' edges
@@ -31,7 +34,7 @@ from folium.utilities import JsCode
 from jinja2 import Template
 
 from geo.grids import CellBounds
-from geo.maps import SEQUENTIAL, base_map, light_geojson, outline
+from geo.maps import SEQUENTIAL, base_map, light_geojson
 from geo.projection import STORAGE_CRS, require_crs
 
 __all__ = [
@@ -44,6 +47,8 @@ __all__ = [
     "cell_fill",
     "compare_map",
     "selection_layer",
+    "village_base",
+    "village_layers",
     "village_map",
 ]
 
@@ -59,6 +64,12 @@ SELECTED = "#ffd400"
 LOCKED = "#542788"
 
 _HOUSEHOLD = "#222222"
+_LABEL_STYLE = (
+    "<style>.wg-label{font:600 12px/1.15 system-ui,sans-serif;text-align:center;"
+    "color:#111;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff;pointer-events:none}"
+    ".wg-lock{font-size:10px;color:#542788;letter-spacing:.02em}"
+    "</style>"
+)
 
 
 def cell_fill(households: pd.Series, bounds: CellBounds) -> pd.Series:
@@ -89,7 +100,7 @@ def village_map(
     tiles: str | None = None,
     locked: frozenset[str] | set[str] = frozenset(),
 ) -> folium.Map:
-    """The workbench map of one village.
+    """The workbench map of one village: :func:`village_base` with :func:`village_layers`.
 
     Parameters
     ----------
@@ -114,19 +125,58 @@ def village_map(
     Returns
     -------
     folium.Map
-        Layers: ``cells`` (tooltip ``cell CODE · N households``), ``labels``,
-        ``households`` (tooltip ``household CODE · cell CODE``), ``village``.
+        One group ``plan`` holding the layers ``cells`` (tooltip ``cell CODE · N
+        households``), ``labels``, ``households`` (tooltip ``household CODE · cell CODE``)
+        and ``village``.
     """
-    for frame in (cells, households, village):
-        require_crs(frame)
+    m = village_base(village, tools=tools, tiles=tiles)
+    layers = village_layers(cells, households, village, bounds=bounds, target=target, locked=locked)
+    layers.add_to(m)
+    return m
+
+
+def village_base(
+    village: gpd.GeoDataFrame, *, tools: bool = True, tiles: str | None = None
+) -> folium.Map:
+    """The workbench map without the plan: fitted to ``village``, label style, tools.
+
+    It depends on the village only, so a page can keep it (``st_folium`` keeps a map whose
+    script does not change) and swap :func:`village_layers` after an edit
+    (``st_folium(feature_group_to_add=...)``) instead of drawing the whole map again.
+    """
+    require_crs(village)
     m = base_map(village, tiles=tiles)
-    _cells_layer(cells, bounds, target, locked=locked).add_to(m)
-    _labels_layer(cells, locked).add_to(m)
-    _households_layer(households).add_to(m)
-    outline(m, village, name="village", colour="#111111", weight=3.0, tolerance_m=1.0)
+    m.get_root().header.add_child(folium.Element(_LABEL_STYLE))
     if tools:
         SelectTools().add_to(m)
     return m
+
+
+def village_layers(
+    cells: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+    village: gpd.GeoDataFrame,
+    *,
+    bounds: CellBounds,
+    target: str | None = None,
+    locked: frozenset[str] | set[str] = frozenset(),
+) -> folium.FeatureGroup:
+    """The plan on the village map as one group ``plan``: ``cells``, ``labels``,
+    ``households`` and the ``village`` outline (see :func:`village_map` for the arguments).
+    """
+    for frame in (cells, households, village):
+        require_crs(frame)
+    group = folium.FeatureGroup(name="plan")
+    _cells_layer(cells, bounds, target, locked=locked).add_to(group)
+    _labels_layer(cells, locked).add_to(group)
+    _households_layer(households).add_to(group)
+    folium.GeoJson(
+        light_geojson(village, columns=[], tolerance_m=1.0),
+        name="village",
+        style_function=lambda _: {"color": "#111111", "weight": 3.0, "fill": False},
+        interactive=False,
+    ).add_to(group)
+    return group
 
 
 def selection_layer(
@@ -272,13 +322,6 @@ def _labels_layer(
             ),
             interactive=False,
         ).add_to(group)
-    style = (
-        "<style>.wg-label{font:600 12px/1.15 system-ui,sans-serif;text-align:center;"
-        "color:#111;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff;pointer-events:none}"
-        ".wg-lock{font-size:10px;color:#542788;letter-spacing:.02em}"
-        "</style>"
-    )
-    group.add_child(folium.Element(style))
     return group
 
 

@@ -37,7 +37,8 @@ def main() -> None:
     # every button runs its edit in its on_click callback against view.version, the version
     # this run shows: a change by another planner in between is refused, not built upon
     _header(view)
-    _notice(view)
+    with st.container():  # always there: the map below keeps its place, so st_folium keeps it
+        _notice(view)
     left, right = st.columns([3, 2], gap="medium")
     with left:
         _map(view)
@@ -138,13 +139,16 @@ def _notice(view: plans.VillageView) -> None:
 
 def _map(view: plans.VillageView) -> None:
     state = st.session_state
-    m = plan_maps.village_map(
+    # the map itself depends on the village only, so st_folium keeps it (and the planner's
+    # zoom) from one run to the next; the plan and the selection are swapped in as layers,
+    # which after an edit is much quicker than drawing the whole map again
+    m = plan_maps.village_base(view.outline, tools=view.status == "draft")
+    layers = plan_maps.village_layers(
         view.cells,
         view.households,
         view.outline,
         bounds=view.bounds,
         target=state["wb_target"],
-        tools=view.status == "draft",
         locked=view.locked,
     )
     result = st_folium(
@@ -152,7 +156,10 @@ def _map(view: plans.VillageView) -> None:
         height=MAP_HEIGHT,
         use_container_width=True,
         key=f"wb_map_{view.plan_id}_{view.village_code}",
-        feature_group_to_add=plan_maps.selection_layer(view.households, state["wb_selection"]),
+        feature_group_to_add=[
+            layers,
+            plan_maps.selection_layer(view.households, state["wb_selection"]),
+        ],
         returned_objects=[
             "last_object_clicked",
             "last_object_clicked_tooltip",
