@@ -230,7 +230,9 @@ def handle_map_event(result: dict | None, households: gpd.GeoDataFrame) -> bool:
     if previous is None and not (drawing or tip):
         return False
     old = json.loads(previous) if previous else [None, None, None]
-    if drawing and drawing != old[0]:
+    # st_folium also reports a clicked feature of a layer group as ``last_active_drawing``
+    # (the cell's polygon, the household's point); a drawn shape comes with no click point
+    if drawing and where is None and drawing != old[0]:
         shape = shapely.geometry.shape(drawing["geometry"])
         inside = grids.households_in_polygon(households, shape)
         add_to_selection(inside.tolist())

@@ -365,7 +365,7 @@ class SelectTools(MacroElement):
   var map = {{ this._parent.get_name() }};
   window.drawnItems = new L.FeatureGroup().addTo(map);
   var drawnItems = window.drawnItems;
-  var mode = null, pts = [], preview = null, start = null;
+  var mode = null, pts = [], preview = null, start = null, boxDone = 0;
   var Tools = L.Control.extend({
     options: {position: 'topleft'},
     onAdd: function () {
@@ -424,16 +424,23 @@ class SelectTools(MacroElement):
     if (mode !== 'box' || !start) return;
     var b = L.latLngBounds(start, e.latlng); start = null;
     if (b.getNorthEast().equals(b.getSouthWest())) { begin(null); return; }
+    boxDone = Date.now();
     finish([b.getSouthWest(), b.getNorthWest(), b.getNorthEast(), b.getSouthEast()]);
   });
-  map.on('click', function (e) {
-    if (mode !== 'polygon') return;
+  function corner(latlng) {
     if (pts.length >= 3) {
       var first = map.latLngToContainerPoint(pts[0]);
-      if (first.distanceTo(map.latLngToContainerPoint(e.latlng)) < 10) { finish(pts); return; }
+      if (first.distanceTo(map.latLngToContainerPoint(latlng)) < 10) { finish(pts); return; }
     }
-    pts.push(e.latlng);
-  });
+    pts.push(latlng);
+  }
+  // a click while drawing (or the one a box's mouseup makes) is the tool's, not a click on
+  // the cell or household under it (st_folium would report that as a click and a drawing)
+  map.getContainer().addEventListener('click', function (e) {
+    if (e.target.closest && e.target.closest('.leaflet-control')) return;
+    if (mode === 'polygon') { L.DomEvent.stop(e); corner(map.mouseEventToLatLng(e)); return; }
+    if (Date.now() - boxDone < 400) { L.DomEvent.stop(e); boxDone = 0; }
+  }, true);
   map.on('dblclick', function () { if (mode === 'polygon' && pts.length >= 3) finish(pts); });
   document.addEventListener('keydown', function (e) { if (e.key === 'Escape') begin(null); });
 })();
