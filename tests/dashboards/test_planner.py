@@ -187,7 +187,7 @@ def test_draft_select_move_flag_undo_merge_stale_lock_fix_publish(
         _pick(page, "Move the selection to", b)
         page.get_by_role("button", name="Move").first.click()
         _wait_text(page, "version 2: move")
-        _wait_text(page, "too many")
+        _wait_text(page, "households, too many (")  # the rule flag, not the map's caption
         _shot(page, "03_moved_out_of_bounds")
         with engine.connect() as conn:
             moved = plans.village_view(conn, "draft-b", VILLAGE)
