@@ -227,9 +227,15 @@ def navigation(pages: list[StreamlitPage], user: auth.User | None, *, kiosk: boo
     if allowed:  # the login page's address once logged in: the role's first page
 
         def home() -> None:
-            st.switch_page(allowed[0])
+            st.switch_page(allowed[0], query_params=st.query_params.to_dict())
 
         shown.append(st.Page(home, title="Log in 登录", url_path="login", visibility="hidden"))
+        if all(page.url_path for page in allowed):
+            # No page of the role is the root's (the overview): the root leads to the first,
+            # which keeps its own address (Streamlit would serve it at the root instead, and
+            # "/wall?kiosk=1" would be "page not found" for the wall's account).
+            shown.insert(0, st.Page(home, title="Start", url_path="start", default=True,
+                                    visibility="hidden"))  # fmt: skip
     chosen = st.navigation(shown, position="hidden" if kiosk else "sidebar")
     return chosen, any(chosen is page for page in allowed)
 

@@ -104,6 +104,14 @@ def test_the_wall_user_sees_the_wall_only(login_site, browser) -> None:
     page.get_by_text("Command centre").first.wait_for(timeout=30_000)
     assert nav_titles(page) in ([], [TITLES["wall"]])
     assert "County overview" not in page.inner_text("body")
+    # the kiosk's own address works for the wall's account (a reload, a new tab), and the
+    # root leads to it with ?kiosk=1 kept
+    for path in ("/wall?kiosk=1", "/?kiosk=1"):
+        page.goto(base + path)
+        page.get_by_text("Command centre").first.wait_for(timeout=30_000)
+        page.wait_for_url("**/wall?kiosk=1", timeout=30_000)
+        page.wait_for_timeout(1_000)
+        assert page.get_by_text("Page not found").count() == 0, path
     page.close()
 
 
