@@ -23,16 +23,6 @@ pytestmark = pytest.mark.db
 COUNTY = "999001"  # the "small" profile
 
 
-@pytest.fixture(scope="module")
-def small() -> County:
-    return generate_county("small", seed=5)
-
-
-@pytest.fixture(scope="module")
-def built(small: County) -> grids.GridPlan:
-    return grids.build_plan(small.households, small.natural_units, small.villages)
-
-
 @pytest.fixture
 def db(conn: Connection, small: County) -> Connection:
     io.write_county(conn, small)

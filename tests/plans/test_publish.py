@@ -13,21 +13,10 @@ from geo.db import io, queries
 from geo.db import scope as db_scope
 from geo.errors import PlanError
 from geo.frames import County
-from geo.synth import generate_county
 
 pytestmark = pytest.mark.db
 
 COUNTY = "999001"
-
-
-@pytest.fixture(scope="module")
-def small() -> County:
-    return generate_county("small", seed=5)
-
-
-@pytest.fixture(scope="module")
-def built(small: County) -> grids.GridPlan:
-    return grids.build_plan(small.households, small.natural_units, small.villages)
 
 
 @pytest.fixture

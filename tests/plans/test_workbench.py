@@ -9,21 +9,10 @@ from geo import grids, plans
 from geo.db import io
 from geo.errors import ConfigError, DataError, PlanError, StaleVersionError
 from geo.frames import County
-from geo.synth import generate_county
 
 pytestmark = pytest.mark.db
 
 COUNTY = "999001"
-
-
-@pytest.fixture(scope="module")
-def small() -> County:
-    return generate_county("small", seed=5)
-
-
-@pytest.fixture(scope="module")
-def built(small: County) -> grids.GridPlan:
-    return grids.build_plan(small.households, small.natural_units, small.villages)
 
 
 @pytest.fixture
