@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import box
 from sqlalchemy import Connection, text
 
 from geo import heatmaps, incidents
 from geo.db import io, queries
-from tests._fixtures.county import UTM, X0, Y0, tiny_county
-from tests._fixtures.incident_plans import insert_plan
+from tests._fixtures.county import tiny_county
+from tests._fixtures.plans import split_plan
 
 pytestmark = pytest.mark.db
 COUNTY = "999999"
@@ -74,32 +72,6 @@ def test_service_points_and_visits(county: Connection) -> None:
 # ------------------------------------------------------------------------------------ the wall
 
 
-def _split_plan(conn: Connection, split_at_m: float, name: str) -> int:
-    """Publish a plan cutting village 1 at ``split_at_m`` metres east of the county's west
-    edge (two cells) and keeping village 2 whole."""
-    cells = gpd.GeoDataFrame(
-        {
-            "code": [f"{COUNTY}101001-A", f"{COUNTY}101001-B", f"{COUNTY}102001-A"],
-            "village_code": [f"{COUNTY}101001", f"{COUNTY}101001", f"{COUNTY}102001"],
-        },
-        geometry=[
-            box(X0, Y0, X0 + split_at_m, Y0 + 1000),
-            box(X0 + split_at_m, Y0, X0 + 1000, Y0 + 1000),
-            box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000),
-        ],
-        crs=UTM,
-    ).to_crs(4326)
-    plan_id = insert_plan(conn, COUNTY, cells, name=name)
-    conn.execute(
-        text(
-            "UPDATE grid_cell c SET households = (SELECT count(*) FROM household h "
-            "WHERE ST_Intersects(c.geom, h.point)) WHERE c.plan_id = :p"
-        ),
-        {"p": plan_id},
-    )
-    return plan_id
-
-
 def _report_at_every_household(conn: Connection, now: datetime) -> None:
     incidents.sync_platforms(conn, "yanchi")
     category = conn.execute(text("SELECT code FROM incident_category LIMIT 1")).scalar_one()
@@ -119,14 +91,14 @@ def _report_at_every_household(conn: Connection, now: datetime) -> None:
 def test_wall_counts_follow_the_grid_across_a_publish(county: Connection) -> None:
     now = datetime.now(UTC)
     start, end = now - timedelta(days=28), now + timedelta(seconds=1)
-    first = _split_plan(county, 590.0, "first")
+    first = split_plan(county, COUNTY, 590.0, "first")
     _report_at_every_household(county, now)
     placed = county.execute(
         text("SELECT count(*) FROM incident WHERE plan_id = :p"), {"p": first}
     ).scalar_one()
     assert placed == 21
     # A new plan moving one household (the boundary passes between the two of 二组).
-    second = _split_plan(county, 630.0, "second")
+    second = split_plan(county, COUNTY, 630.0, "second")
     assert queries.published_plan_id(county, COUNTY) == second
     counts = queries.wall_unit_counts(county, COUNTY, start=start, end=end).set_index("code")
     headline = queries.wall_headline(county, COUNTY, start=start, end=end).iloc[0]
@@ -144,7 +116,7 @@ def test_wall_counts_follow_the_grid_across_a_publish(county: Connection) -> Non
 def test_wall_board_and_chain_cover_every_platform_and_stage(county: Connection) -> None:
     now = datetime.now(UTC)
     start, end = now - timedelta(days=28), now + timedelta(seconds=1)
-    _split_plan(county, 590.0, "first")
+    split_plan(county, COUNTY, 590.0, "first")
     _report_at_every_household(county, now)
     board = queries.platform_board(county, COUNTY, start=start, end=end)
     assert board["reported"].sum() == 21

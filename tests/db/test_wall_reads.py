@@ -8,10 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import box
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
@@ -20,8 +18,8 @@ from geo import incidents, privacy, wall
 from geo.db import io, queries
 from geo.db.models import INCIDENT_DONE_STATES, INCIDENT_STATES
 from geo.settings import WALL_ROLE
-from tests._fixtures.county import UTM, X0, Y0, tiny_county
-from tests._fixtures.incident_plans import insert_plan
+from tests._fixtures.county import tiny_county
+from tests._fixtures.plans import split_plan
 
 pytestmark = pytest.mark.db
 COUNTY = "999999"
@@ -43,33 +41,6 @@ COUNTED = {
 def county(conn: Connection) -> Connection:
     io.write_county(conn, tiny_county(COUNTY))
     return conn
-
-
-def split_plan(conn: Connection, split_at_m: float, name: str) -> int:
-    """Publish a plan cutting village 1 at ``split_at_m`` metres (two cells), village 2
-    whole, with the households each cell holds."""
-    cells = gpd.GeoDataFrame(
-        {
-            "code": [f"{COUNTY}101001-A", f"{COUNTY}101001-B", f"{COUNTY}102001-A"],
-            "village_code": [f"{COUNTY}101001", f"{COUNTY}101001", f"{COUNTY}102001"],
-        },
-        geometry=[
-            box(X0, Y0, X0 + split_at_m, Y0 + 1000),
-            box(X0 + split_at_m, Y0, X0 + 1000, Y0 + 1000),
-            box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000),
-        ],
-        crs=UTM,
-    ).to_crs(4326)
-    plan_id = insert_plan(conn, COUNTY, cells, name=name)
-    conn.execute(
-        text(
-            "UPDATE grid_cell c SET households = (SELECT count(*) FROM household h "
-            "WHERE ST_Intersects(c.geom, h.point)), residents = (SELECT coalesce(sum(residents), "
-            "0) FROM household h WHERE ST_Intersects(c.geom, h.point)) WHERE c.plan_id = :p"
-        ),
-        {"p": plan_id},
-    )
-    return plan_id
 
 
 def report_everywhere(conn: Connection, now: datetime) -> None:
@@ -168,7 +139,7 @@ def test_the_wall_reads_equal_the_raw_queries_suppressed(
     now = datetime.now(UTC)
     start, end = now - timedelta(days=28), now + timedelta(seconds=1)
     if published:
-        split_plan(county, 590.0, "first")
+        split_plan(county, COUNTY, 590.0, "first")
     report_everywhere(county, now)
     set_k(county, k)
     got = wall_reads(county, start, end)
@@ -188,7 +159,7 @@ def test_the_wall_reads_equal_the_raw_queries_suppressed(
 @pytest.mark.parametrize("k", [3, 5])
 def test_no_count_the_wall_reads_is_under_the_threshold(county: Connection, k: int) -> None:
     now = datetime.now(UTC)
-    split_plan(county, 590.0, "first")
+    split_plan(county, COUNTY, 590.0, "first")
     report_everywhere(county, now)
     set_k(county, k)
     got = wall_reads(county, now - timedelta(days=90), now + timedelta(seconds=1))
@@ -203,9 +174,9 @@ def test_no_count_the_wall_reads_is_under_the_threshold(county: Connection, k: i
 def test_wall_counts_still_sum_to_the_headline_across_a_publish(county: Connection) -> None:
     now = datetime.now(UTC)
     start, end = now - timedelta(days=90), now + timedelta(seconds=1)
-    split_plan(county, 590.0, "first")
+    split_plan(county, COUNTY, 590.0, "first")
     report_everywhere(county, now)
-    second = split_plan(county, 630.0, "second")
+    second = split_plan(county, COUNTY, 630.0, "second")
     set_k(county, 0)
     got = wall_reads(county, start, end)
     with AsWall(county):
