@@ -13,6 +13,7 @@ from geo.grids._partition import choose_cell_count, is_feasible
 from geo.profiles import Profile, load_profile
 from geo.synth import generate_county
 from geo.synth._cells import unit_range, unit_sizes
+from tests._fixtures.profiles import drawn_profile
 from tests._fixtures.villages import assert_tiles
 
 
@@ -63,21 +64,13 @@ def seed_profiles(draw) -> Profile:
     cells = v + draw(st.integers(0, 25))
     nu = min(cells, v + draw(st.integers(0, 15)))
     hh = 40 * cells + draw(st.integers(-cells // 3, cells // 3))
-    return Profile(
-        name="drawn",
-        name_zh="抽县",
-        county_code="999009",
-        centre_lonlat=(110.0, 35.0),
-        area_km2=draw(st.floats(20, 200)),
+    return drawn_profile(
+        draw,
         townships=t,
         subdistricts=s,
         villages=v,
         natural_units=nu,
         households=hh,
-        residents=draw(st.integers(hh // 2, 4 * hh)),
-        cell_min=30,
-        cell_max=50,
-        seat_share=draw(st.floats(0.05, 0.5)) if s else 0.0,
         cells=cells,
     )
 

@@ -21,6 +21,7 @@ from geo.profiles import Profile, load_profile
 from geo.synth import STEPS, generate_county
 from geo.synth._alloc import allocate, cn_number
 from geo.synth._geom import tile
+from tests._fixtures.profiles import drawn_profile
 
 SEED = 7
 
@@ -379,21 +380,13 @@ def small_profiles(draw) -> Profile:
     nu = v + draw(st.integers(0, 15))
     cells = v + draw(st.integers(0, 20))
     hh = max(nu, draw(st.integers(30 * cells, 50 * cells)))
-    return Profile(
-        name="drawn",
-        name_zh="抽县",
-        county_code="999009",
-        centre_lonlat=(110.0, 35.0),
-        area_km2=draw(st.floats(20, 200)),
+    return drawn_profile(
+        draw,
         townships=t,
         subdistricts=s,
         villages=v,
         natural_units=nu,
         households=hh,
-        residents=draw(st.integers(hh // 2, 4 * hh)),
-        cell_min=30,
-        cell_max=50,
-        seat_share=draw(st.floats(0.05, 0.5)) if s else 0.0,
         cells=cells if draw(st.booleans()) else None,
     )
 
