@@ -28,24 +28,14 @@ import time
 import uuid
 
 import numpy as np
-import shapely
 
 from benchmarks._table import machine, print_table, timed
+from tests._fixtures.plans import adjacent_cells
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGET_EDIT_S = 0.150
 TARGET_OPEN_S = 2.0
 TARGET_SHOWN_S = 1.0
-
-
-def _adjacent(cells) -> tuple[str, str]:
-    g = cells.set_index("code").geometry
-    codes = list(g.index)
-    for i, x in enumerate(codes):
-        for y in codes[i + 1 :]:
-            if shapely.relate_pattern(g[x], g[y], "****1****"):
-                return x, y
-    raise RuntimeError("no adjacent cells")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         n_village = int(sizes[village])
         with engine.connect() as conn:
             view, _t_first_open = timed(lambda: plans.village_view(conn, plan_id, village))
-        a, b = _adjacent(view.cells)
+        a, b = adjacent_cells(view.cells)
         movers = tuple(view.households.loc[view.households["cell_code"] == a, "code"][:5])
         biggest = view.cells.sort_values("households")["code"].iloc[-1]
         edits = {

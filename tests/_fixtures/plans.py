@@ -1,9 +1,10 @@
-"""Plans of the tiny county, rows inserted directly: one cell per village, or village 1 cut
-in two."""
+"""Plans of the tiny county, rows inserted directly (one cell per village, or village 1 cut
+in two), and a pair of adjacent cells of any plan."""
 
 from __future__ import annotations
 
 import geopandas as gpd
+import shapely
 from shapely.geometry import box
 from sqlalchemy import Connection, text
 
@@ -67,3 +68,15 @@ def split_plan(conn: Connection, county_code: str, split_at_m: float, name: str)
         {"p": plan_id},
     )
     return plan_id
+
+
+def adjacent_cells(cells: gpd.GeoDataFrame) -> tuple[str, str]:
+    """The first two of ``cells`` (columns ``code``, geometry) that share an edge, by code
+    order of the frame."""
+    g = cells.set_index("code").geometry
+    codes = list(g.index)
+    for i, x in enumerate(codes):
+        for y in codes[i + 1 :]:
+            if shapely.relate_pattern(g[x], g[y], "****1****"):
+                return x, y
+    raise AssertionError("no adjacent cells")

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import shapely
 from sqlalchemy import text
 
 from geo import grids, plans
@@ -22,6 +21,7 @@ from geo.db.session import get_engine
 from geo.settings import ROOT
 from geo.synth import generate_county
 from tests._fixtures import browser
+from tests._fixtures.plans import adjacent_cells
 
 VILLAGE = "999001001001"
 
@@ -168,7 +168,7 @@ def test_draft_select_move_flag_undo_merge_stale_lock_fix_publish(
 
         with engine.connect() as conn:
             view = plans.village_view(conn, "draft-b", VILLAGE)
-        a, b = _adjacent(view)
+        a, b = adjacent_cells(view.cells)
         size_b = int(view.cells.loc[view.cells["code"] == b, "households"].iloc[0])
         movers = view.households.loc[view.households["cell_code"] == a]
         # enough households of a to push b over the bound, taken from one corner of a
@@ -304,16 +304,6 @@ def _wall_sums_to_its_headline(engine) -> None:
         ).scalar_one()  # fmt: skip
     assert int(units["incidents"].sum()) == int(headline["reported"]) == 3
     assert on_plan == int(headline["open"]) == 2  # the open ones follow the new plan
-
-
-def _adjacent(view: plans.VillageView) -> tuple[str, str]:
-    g = view.cells.set_index("code").geometry
-    codes = list(g.index)
-    for i, x in enumerate(codes):
-        for y in codes[i + 1 :]:
-            if shapely.relate_pattern(g[x], g[y], "****1****"):
-                return x, y
-    raise AssertionError("no adjacent cells")
 
 
 def _view_frames():
